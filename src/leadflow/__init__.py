@@ -1,0 +1,6 @@
+"""leadflow: an open-source lead qualification engine.
+
+The public Python API a data engineer calls lives in :mod:`leadflow.api` (``import leadflow.api as lf``).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Scoring: the declarative model (``spec``), rule matching (``rules``), the engine (``engine``)."""
