@@ -1,0 +1,519 @@
+"""Ingestion and qualification: the one write path for leads, accounts, events, outcomes and stage changes.
+
+Everything is written in batches, one transaction per batch (nothing half-stored), with a handful of round
+trips per batch whatever its size. Per lead and per active scoring model, the :class:`~leadflow.core.qualify.Qualifier`
+state is loaded once, events are folded in (the O(1) fast path when they arrive in time order) and the state
+written back once. An event older than what a lead has already folded (a late event, or an anonymous history
+merged on identification) makes that lead replay from the log, so the result is always what a full
+recompute gives. Rule-made stage rows that a replay no longer produces are kept and marked superseded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from leadflow.core.events import EventRejected, ValidEvent, normalize_email, validate_event
+from leadflow.core.lifecycle import Actor, Stage, Transition, check_transition
+from leadflow.core.qualify import Input, ManualChange, OutcomeInput, Qualifier, input_key, replay, step
+from leadflow.core.scoring.engine import FitResult, ScoredEvent, score_fit
+from leadflow.core.scoring.rules import FREE_MAIL_DOMAINS
+from leadflow.core.scoring.spec import ScoringModel
+from leadflow.core.timeutil import as_utc, epoch, from_epoch, utcnow
+from leadflow.services.workspaces import active_models
+from leadflow.store.tables import Account, Event, Identity, Lead, Outcome, ScoreState, StageChange, Workspace, new_id
+
+LEAD_FIELDS = ("first_name", "last_name", "title", "seniority", "department", "phone", "country", "source", "medium",
+               "campaign", "landing_page", "consent", "unsubscribed", "owner", "lead_status")
+ACCOUNT_FIELDS = ("name", "industry", "employee_count", "annual_revenue", "country", "owner")
+CHUNK = 500  # ids per IN (...) list
+
+
+def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+@dataclass
+class EventResult:
+    index: int
+    status: str  # accepted | duplicate | rejected
+    id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class BatchReport:
+    results: list[EventResult] = field(default_factory=list)
+    transitions: int = 0
+    replayed_leads: int = 0
+    leads_created: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+def lead_attrs(lead: Lead) -> dict[str, Any]:
+    return {c: getattr(lead, c) for c in ("email", *LEAD_FIELDS, "properties")}
+
+
+def account_attrs(acc: Account | None) -> dict[str, Any] | None:
+    if acc is None:
+        return None
+    return {"domain": acc.domain, **{c: getattr(acc, c) for c in ACCOUNT_FIELDS}, "properties": acc.properties}
+
+
+def email_domain(email: str) -> str | None:
+    domain = email.rpartition("@")[2].lower()
+    return None if domain in FREE_MAIL_DOMAINS else domain
+
+
+class Ingestor:
+    """Write path for one workspace. Use one per batch inside a unit of work (``Database.session()``)."""
+
+    def __init__(self, session: Session, workspace: Workspace, *, allow_custom_types: bool = True,
+                 future_policy: str = "clamp") -> None:
+        self.s = session
+        self.ws = workspace
+        self.allow_custom_types = allow_custom_types
+        self.future_policy = future_policy
+        self.models: list[ScoringModel] = active_models(session, workspace.id)
+        self.lifecycle_key = workspace.lifecycle_model
+        self.dialect = session.get_bind().dialect.name
+
+    # ------------------------------------------------------------------------------------ accounts
+    def upsert_accounts(self, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """Create or update accounts by domain; returns domain -> account id."""
+        now = utcnow()
+        by_domain: dict[str, Mapping[str, Any]] = {}
+        for r in records:
+            by_domain[str(r["domain"]).lower()] = r
+        existing = self._accounts_by_domain(list(by_domain))
+        new_rows, changed = [], []
+        for domain, r in by_domain.items():
+            acc = existing.get(domain)
+            if acc is None:
+                row = {"id": new_id(), "workspace_id": self.ws.id, "domain": domain, "created_at": now, "updated_at": now,
+                       "properties": dict(r.get("properties") or {}), **{c: r.get(c) for c in ACCOUNT_FIELDS}}
+                new_rows.append(row)
+            else:
+                dirty = False
+                for c in ACCOUNT_FIELDS:
+                    if r.get(c) not in (None, "") and getattr(acc, c) != r.get(c):
+                        setattr(acc, c, r.get(c))
+                        dirty = True
+                if r.get("properties"):
+                    acc.properties = {**(acc.properties or {}), **r["properties"]}
+                    dirty = True
+                if dirty:
+                    acc.updated_at = now
+                    changed.append(acc.id)
+        if new_rows:
+            self.s.execute(insert(Account), new_rows)
+        out = {d: a.id for d, a in existing.items()}
+        out.update({r["domain"]: r["id"] for r in new_rows})
+        if changed:
+            self.s.flush()
+            lead_ids = self.s.scalars(select(Lead.id).where(Lead.workspace_id == self.ws.id,
+                                                            Lead.account_id.in_(changed))).all()
+            self.requalify(list(lead_ids))
+        return out
+
+    def _accounts_by_domain(self, domains: list[str]) -> dict[str, Account]:
+        out: dict[str, Account] = {}
+        for part in _chunks(domains):
+            for acc in self.s.scalars(select(Account).where(Account.workspace_id == self.ws.id, Account.domain.in_(part))):
+                out[acc.domain] = acc
+        return out
+
+    # --------------------------------------------------------------------------------------- leads
+    def upsert_leads(self, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """Create or update leads by email (later values win); returns email -> lead id.
+
+        A record may carry ``company_domain`` (linked to an account, created if missing; derived from a
+        company email when absent), ``stage`` (an imported stage, recorded as a system change) and
+        ``created_at``.
+        """
+        now = utcnow()
+        merged: dict[str, dict[str, Any]] = {}
+        for r in records:
+            email = normalize_email(r["email"])
+            cur = merged.setdefault(email, {"email": email})
+            for k, v in r.items():
+                if k != "email" and v not in (None, ""):
+                    cur[k] = {**cur.get(k, {}), **v} if k == "properties" else v
+        domains = {}
+        for email, r in merged.items():
+            d = r.get("company_domain") or email_domain(email)
+            if d:
+                domains[email] = str(d).lower()
+        known = self._accounts_by_domain(sorted(set(domains.values())))
+        missing = [{"domain": d, "name": next((r.get("company_name") for e, r in merged.items()
+                                              if domains.get(e) == d and r.get("company_name")), None)}
+                   for d in sorted(set(domains.values()) - set(known))]
+        acc_ids = {d: a.id for d, a in known.items()}
+        if missing:
+            acc_ids.update(self.upsert_accounts(missing))
+        existing = self._leads_by_email(list(merged))
+        new_rows, touched, stage_inputs = [], [], []
+        for email, r in merged.items():
+            lead = existing.get(email)
+            if lead is None:
+                created = as_utc(r["created_at"]) if isinstance(r.get("created_at"), datetime) else now
+                row = {"id": new_id(), "workspace_id": self.ws.id, "email": email, "account_id": acc_ids.get(domains.get(email)),
+                       "properties": dict(r.get("properties") or {}), "stage": Stage.SUBSCRIBER.value,
+                       "lead_status": r.get("lead_status") or "new", "created_at": created, "updated_at": now,
+                       "consent": bool(r.get("consent", False)), "unsubscribed": bool(r.get("unsubscribed", False)),
+                       **{c: r.get(c) for c in LEAD_FIELDS if c not in ("consent", "unsubscribed", "lead_status")}}
+                new_rows.append(row)
+                touched.append(row["id"])
+                if r.get("stage"):
+                    stage_inputs.append((row["id"], Stage(r["stage"]), created))
+            else:
+                for c in LEAD_FIELDS:
+                    if c in r and getattr(lead, c) != r[c]:
+                        setattr(lead, c, r[c])
+                if r.get("properties"):
+                    lead.properties = {**(lead.properties or {}), **r["properties"]}
+                if domains.get(email) and lead.account_id is None:
+                    lead.account_id = acc_ids.get(domains[email])
+                lead.updated_at = now
+                touched.append(lead.id)
+                if r.get("stage") and r["stage"] != lead.stage:
+                    stage_inputs.append((lead.id, Stage(r["stage"]), now))
+        if new_rows:
+            self.s.execute(insert(Lead), new_rows)
+        self.s.flush()
+        for lead_id, stage, at in stage_inputs:
+            self._record_manual(lead_id, stage, at, Actor.SYSTEM, "imported with this stage", None)
+        self.requalify(touched)
+        out = {e: lead.id for e, lead in existing.items()}
+        out.update({r["email"]: r["id"] for r in new_rows})
+        return out
+
+    def _leads_by_email(self, emails: list[str]) -> dict[str, Lead]:
+        out: dict[str, Lead] = {}
+        for part in _chunks(emails):
+            for lead in self.s.scalars(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.email.in_(part))):
+                out[lead.email] = lead
+        return out
+
+    # -------------------------------------------------------------------------------------- events
+    def validate(self, raw_events: Sequence[Mapping[str, Any]], received_at: datetime | None = None
+                 ) -> tuple[list[tuple[int, ValidEvent]], list[EventResult]]:
+        received_at = received_at or utcnow()
+        ok, bad = [], []
+        for i, raw in enumerate(raw_events):
+            try:
+                ok.append((i, validate_event(raw, received_at=received_at, allow_custom_types=self.allow_custom_types,
+                                             future_policy=self.future_policy)))
+            except EventRejected as exc:
+                bad.append(EventResult(i, "rejected", field=exc.field, reason=exc.reason))
+        return ok, bad
+
+    def ingest_events(self, raw_events: Sequence[Mapping[str, Any]], received_at: datetime | None = None) -> BatchReport:
+        """Validate, store (dedup by message_id) and score a batch of raw events."""
+        ok, bad = self.validate(raw_events, received_at)
+        report = self.ingest_valid(ok)
+        report.results.extend(bad)
+        report.results.sort(key=lambda r: r.index)
+        return report
+
+    def ingest_valid(self, items: Sequence[tuple[int, ValidEvent]]) -> BatchReport:
+        report = BatchReport()
+        if not items:
+            return report
+        # 1. people: known leads by email, new leads created, anonymous ids resolved
+        emails = sorted({ev.email for _, ev in items if ev.email})
+        leads = {e: lead.id for e, lead in self._leads_by_email(emails).items()}
+        new_emails = [e for e in emails if e not in leads]
+        if new_emails:
+            now = utcnow()
+            first_seen = {}
+            for _, ev in items:
+                if ev.email in new_emails:
+                    first_seen[ev.email] = min(first_seen.get(ev.email, ev.occurred_at), ev.occurred_at)
+            ids = self.upsert_leads([{"email": e, "created_at": min(first_seen[e], now)} for e in new_emails])
+            leads.update(ids)
+            report.leads_created = len(new_emails)
+        anon_ids = sorted({ev.anonymous_id for _, ev in items if ev.anonymous_id})
+        identities = self._identities(anon_ids)
+        merges: dict[str, str] = {}  # anonymous id -> lead id, newly identified in this batch
+        for _, ev in items:
+            if ev.email and ev.anonymous_id and ev.anonymous_id not in identities:
+                identities[ev.anonymous_id] = leads[ev.email]
+                merges[ev.anonymous_id] = leads[ev.email]
+        if merges:
+            now = utcnow()
+            self.s.execute(insert(Identity), [{"workspace_id": self.ws.id, "anonymous_id": a, "lead_id": lid,
+                                               "created_at": now} for a, lid in merges.items()])
+        # 2. store the events, skipping duplicates (within the batch and against the log)
+        rows, seen_mid = [], set()
+        for idx, ev in items:
+            if ev.message_id is not None:
+                if ev.message_id in seen_mid:
+                    report.results.append(EventResult(idx, "duplicate"))
+                    continue
+                seen_mid.add(ev.message_id)
+            lead_id = leads.get(ev.email) if ev.email else identities.get(ev.anonymous_id)
+            rows.append((idx, {"id": new_id(), "workspace_id": self.ws.id, "lead_id": lead_id,
+                               "anonymous_id": ev.anonymous_id, "message_id": ev.message_id, "type": ev.type,
+                               "occurred_at": ev.occurred_at, "received_at": ev.received_at,
+                               "properties": dict(ev.properties), "flags": ",".join(ev.flags) or None}))
+        inserted = self._insert_events([r for _, r in rows])
+        by_lead: dict[str, list[ScoredEvent]] = defaultdict(list)
+        for idx, row in rows:
+            if row["id"] in inserted:
+                report.results.append(EventResult(idx, "accepted", id=row["id"]))
+                if row["lead_id"]:
+                    by_lead[row["lead_id"]].append(ScoredEvent(epoch(row["occurred_at"]), row["id"], row["type"],
+                                                               row["properties"]))
+            else:
+                report.results.append(EventResult(idx, "duplicate"))
+        # 3. merge anonymous history into the identified leads (those leads replay)
+        replay_ids: set[str] = set()
+        if merges:
+            for anon, lid in merges.items():
+                n = self.s.execute(update(Event).where(Event.workspace_id == self.ws.id, Event.anonymous_id == anon,
+                                                       Event.lead_id.is_(None)).values(lead_id=lid)).rowcount
+                if n:
+                    replay_ids.add(lid)
+        # 4. score and stage
+        report.transitions, report.replayed_leads = self._qualify(by_lead, replay_ids)
+        return report
+
+    def _identities(self, anon_ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(anon_ids):
+            for a, lid in self.s.execute(select(Identity.anonymous_id, Identity.lead_id).where(
+                    Identity.workspace_id == self.ws.id, Identity.anonymous_id.in_(part))):
+                out[a] = lid
+        return out
+
+    def _insert_events(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert, ignoring rows whose message_id is already in the log; returns the ids really inserted."""
+        if not rows:
+            return set()
+        ins = pg_insert(Event) if self.dialect == "postgresql" else sqlite_insert(Event)
+        stmt = ins.on_conflict_do_nothing(index_elements=["workspace_id", "message_id"]).returning(Event.id)
+        inserted: set[str] = set()
+        for part in _chunks(rows, 5000):
+            inserted.update(self.s.scalars(stmt, list(part)).all())
+        return inserted
+
+    # ------------------------------------------------------------------------------------ outcomes
+    def record_outcomes(self, records: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Record won / lost outcomes (by email); won -> customer, lost -> nurture."""
+        emails = sorted({normalize_email(r["email"]) for r in records})
+        leads = self._leads_by_email(emails)
+        missing = [e for e in emails if e not in leads]
+        if missing:
+            raise LookupError(f"no lead with email {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        now = utcnow()
+        rows = []
+        for r in records:
+            result = str(r["result"]).lower()
+            if result not in ("won", "lost"):
+                raise ValueError(f"outcome result must be won or lost, got {r['result']!r}")
+            rows.append({"id": new_id(), "workspace_id": self.ws.id, "lead_id": leads[normalize_email(r["email"])].id,
+                         "result": result, "amount": r.get("amount"), "currency": r.get("currency"),
+                         "closed_at": as_utc(r["closed_at"]) if r.get("closed_at") else now, "reason": r.get("reason"),
+                         "created_at": now})
+        self.s.execute(insert(Outcome), rows)
+        self.requalify(sorted({r["lead_id"] for r in rows}))
+        return [r["id"] for r in rows]
+
+    # ------------------------------------------------------------------------------- manual changes
+    def change_stage(self, lead_id: str, to: Stage, *, reason: str, actor_id: str | None,
+                     actor: Actor = Actor.USER, at: datetime | None = None) -> Transition:
+        """A person moves a lead. Forbidden moves raise IllegalTransition and change nothing."""
+        lead = self.s.scalar(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.id == lead_id))
+        if lead is None:
+            raise LookupError(f"no lead {lead_id}")
+        if not reason.strip():
+            raise ValueError("a manual stage change needs a reason")
+        check_transition(Stage(lead.stage), to)
+        self._record_manual(lead_id, to, at or utcnow(), actor, reason, actor_id)
+        self.requalify([lead_id])
+        row = self.s.scalars(select(StageChange).where(StageChange.lead_id == lead_id, StageChange.actor == actor.value)
+                             .order_by(StageChange.recorded_at.desc(), StageChange.id.desc()).limit(1)).one()
+        return _row_transition(row)
+
+    def _record_manual(self, lead_id: str, to: Stage, at: datetime, actor: Actor, reason: str,
+                       actor_id: str | None) -> None:
+        cur = self.s.scalar(select(Lead.stage).where(Lead.id == lead_id))
+        self.s.execute(insert(StageChange), [{
+            "id": new_id(), "workspace_id": self.ws.id, "lead_id": lead_id, "from_stage": cur, "to_stage": to.value,
+            "at": as_utc(at), "recorded_at": utcnow(), "actor": actor.value, "actor_id": actor_id, "reason": reason,
+            "rule": None, "model_ref": None, "score": None, "cause_id": "manual"}])
+
+    # ------------------------------------------------------------------------------- qualification
+    def requalify(self, lead_ids: Sequence[str]) -> int:
+        """Replay these leads from the log (after attribute, account, outcome or manual changes)."""
+        if not lead_ids:
+            return 0
+        self.s.flush()
+        transitions, _ = self._qualify({}, set(lead_ids))
+        return transitions
+
+    def _qualify(self, new_events: Mapping[str, list[ScoredEvent]], replay_ids: set[str]) -> tuple[int, int]:
+        lead_ids = sorted(set(new_events) | replay_ids)
+        if not lead_ids or not self.models:
+            return 0, 0
+        now = utcnow()
+        leads, accounts = self._lead_rows(lead_ids)
+        states = self._states(lead_ids)
+        fast: dict[str, dict[str, Qualifier]] = {}
+        slow: set[str] = set(replay_ids)
+        for lid in lead_ids:
+            evs = sorted(new_events.get(lid, ()), key=lambda e: (e.t, e.id))
+            if lid in slow or not evs:
+                slow.add(lid)
+                continue
+            qs = {}
+            for m in self.models:
+                st = states.get((lid, m.key))
+                q = Qualifier.from_dict(st.state if st is not None and st.model_version == m.version else None)
+                if st is not None and st.model_version != m.version or not q.is_in_order(input_key(evs[0])):
+                    slow.add(lid)
+                    break
+                qs[m.key] = q
+            else:
+                fast[lid] = qs
+        state_rows: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        stage_updates: dict[str, str] = {}
+        fits = {lid: {m.key: score_fit(m, lead_attrs(leads[lid]), account_attrs(accounts.get(leads[lid].account_id)))
+                      for m in self.models} for lid in lead_ids}
+        for lid, qs in fast.items():
+            evs = sorted(new_events[lid], key=lambda e: (e.t, e.id))
+            for m in self.models:
+                q, fit = qs[m.key], fits[lid][m.key]
+                for ev in evs:
+                    trs = q.on_event(m, fit, ev)
+                    if m.key == self.lifecycle_key:
+                        history_rows.extend(self._history_row(lid, tr, now) for tr in trs)
+                state_rows.append(self._state_row(lid, m, q, fit, now))
+                if m.key == self.lifecycle_key and q.stage is not None and q.stage.value != leads[lid].stage:
+                    stage_updates[lid] = q.stage.value
+        if slow:
+            self._replay(sorted(slow), leads, fits, now, state_rows, history_rows, stage_updates)
+        self._write_states(state_rows)
+        if history_rows:
+            self.s.execute(insert(StageChange), history_rows)
+        if stage_updates:
+            self.s.execute(update(Lead), [{"id": lid, "stage": st, "updated_at": now} for lid, st in stage_updates.items()])
+        return len(history_rows), len(slow)
+
+    def _replay(self, lead_ids: list[str], leads: Mapping[str, Lead], fits: Mapping[str, Mapping[str, FitResult]],
+                now: datetime, state_rows: list, history_rows: list, stage_updates: dict[str, str]) -> None:
+        inputs: dict[str, list[Input]] = defaultdict(list)
+        for part in _chunks(lead_ids):
+            for eid, lid, etype, occ, props in self.s.execute(
+                    select(Event.id, Event.lead_id, Event.type, Event.occurred_at, Event.properties).where(
+                        Event.workspace_id == self.ws.id, Event.lead_id.in_(part))):
+                inputs[lid].append(ScoredEvent(epoch(occ), eid, etype, props or {}))
+            for oid, lid, result, closed, reason in self.s.execute(
+                    select(Outcome.id, Outcome.lead_id, Outcome.result, Outcome.closed_at, Outcome.reason).where(
+                        Outcome.workspace_id == self.ws.id, Outcome.lead_id.in_(part))):
+                inputs[lid].append(OutcomeInput(epoch(closed), oid, result, reason or ""))
+        existing: dict[str, list[StageChange]] = defaultdict(list)
+        for part in _chunks(lead_ids):
+            for row in self.s.scalars(select(StageChange).where(
+                    StageChange.workspace_id == self.ws.id, StageChange.lead_id.in_(part),
+                    StageChange.superseded_at.is_(None))):
+                existing[row.lead_id].append(row)
+                if row.actor in (Actor.USER.value, Actor.SYSTEM.value) and row.cause_id == "manual":
+                    inputs[row.lead_id].append(ManualChange(epoch(row.at), row.id, Stage(row.to_stage), row.reason,
+                                                            row.actor_id, Actor(row.actor)))
+        for lid in lead_ids:
+            for m in self.models:
+                fit = fits[lid][m.key]
+                q, trs = replay(m, fit, inputs[lid])
+                if q.stage is None:
+                    q.stage = Stage.SUBSCRIBER
+                state_rows.append(self._state_row(lid, m, q, fit, now))
+                if m.key != self.lifecycle_key:
+                    continue
+                derived = [tr for tr in trs if tr.cause_id is None or not _is_manual(tr, existing[lid])]
+                have = {_row_key(r): r for r in existing[lid] if r.cause_id != "manual"}
+                want = {tr.key(): tr for tr in derived}
+                stale = [r.id for k, r in have.items() if k not in want]
+                if stale:
+                    self.s.execute(update(StageChange).where(StageChange.id.in_(stale)).values(
+                        superseded_at=now, superseded_reason="replaced by a replay of the lead's log "
+                                                            "(late event, merged history or changed attributes)"))
+                history_rows.extend(self._history_row(lid, tr, now) for k, tr in want.items() if k not in have)
+                if q.stage.value != leads[lid].stage:
+                    stage_updates[lid] = q.stage.value
+
+    def _lead_rows(self, lead_ids: list[str]) -> tuple[dict[str, Lead], dict[str, Account]]:
+        leads: dict[str, Lead] = {}
+        for part in _chunks(lead_ids):
+            for lead in self.s.scalars(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.id.in_(part))):
+                leads[lead.id] = lead
+        acc_ids = sorted({lead.account_id for lead in leads.values() if lead.account_id})
+        accounts: dict[str, Account] = {}
+        for part in _chunks(acc_ids):
+            for acc in self.s.scalars(select(Account).where(Account.id.in_(part))):
+                accounts[acc.id] = acc
+        return leads, accounts
+
+    def _states(self, lead_ids: list[str]) -> dict[tuple[str, str], ScoreState]:
+        out = {}
+        for part in _chunks(lead_ids):
+            for st in self.s.scalars(select(ScoreState).where(ScoreState.workspace_id == self.ws.id,
+                                                             ScoreState.lead_id.in_(part))):
+                out[(st.lead_id, st.model_key)] = st
+        return out
+
+    def _state_row(self, lid: str, m: ScoringModel, q: Qualifier, fit: FitResult, now: datetime) -> dict[str, Any]:
+        t = q.total.max_t
+        eng = q.total.engagement_at(m, t) if t is not None else max(min(0.0, m.engagement.ceiling), m.engagement.floor)
+        return {"lead_id": lid, "model_key": m.key, "workspace_id": self.ws.id, "model_version": m.version,
+                "fit": fit.points, "grade": fit.grade, "engagement": eng,
+                "scored_at": from_epoch(t) if t is not None else None,
+                "last_event_at": from_epoch(t) if t is not None else None,
+                "state": json.loads(json.dumps(q.to_dict())), "updated_at": now}
+
+    def _write_states(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        ins = pg_insert(ScoreState) if self.dialect == "postgresql" else sqlite_insert(ScoreState)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["lead_id", "model_key"],
+            set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
+                                                "last_event_at", "state", "updated_at")})
+        for part in _chunks(rows, 2000):
+            self.s.execute(stmt, list(part))
+
+    def _history_row(self, lid: str, tr: Transition, now: datetime) -> dict[str, Any]:
+        return {"id": new_id(), "workspace_id": self.ws.id, "lead_id": lid,
+                "from_stage": tr.from_stage.value if tr.from_stage else None, "to_stage": tr.to_stage.value,
+                "at": from_epoch(tr.at), "recorded_at": now, "actor": tr.actor.value, "actor_id": tr.actor_id,
+                "reason": tr.reason, "rule": tr.rule, "model_ref": tr.model_ref, "score": tr.score,
+                "cause_id": tr.cause_id}
+
+
+def _is_manual(tr: Transition, rows: list[StageChange]) -> bool:
+    return any(r.id == tr.cause_id and r.cause_id == "manual" for r in rows)
+
+
+def _row_key(row: StageChange) -> tuple[Any, ...]:
+    return (Stage(row.from_stage) if row.from_stage else None, Stage(row.to_stage), round(epoch(row.at), 6),
+            Actor(row.actor), row.rule, row.cause_id)
+
+
+def _row_transition(row: StageChange) -> Transition:
+    return Transition(Stage(row.from_stage) if row.from_stage else None, Stage(row.to_stage), epoch(row.at),
+                      Actor(row.actor), row.reason, row.actor_id, row.rule, row.model_ref, row.score, row.cause_id)

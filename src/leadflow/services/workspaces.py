@@ -1,0 +1,83 @@
+"""Workspaces and the scoring-model registry (versions, activation)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from leadflow.core.scoring.spec import ScoringModel, checksum, parse_model
+from leadflow.core.timeutil import utcnow
+from leadflow.store.tables import ScoringModelRow, Workspace
+
+
+def default_model_text() -> str:
+    return resources.files("leadflow.models").joinpath("default.yaml").read_text(encoding="utf-8")
+
+
+def get_or_create_workspace(session: Session, slug: str, name: str | None = None) -> Workspace:
+    ws = session.scalar(select(Workspace).where(Workspace.slug == slug))
+    if ws is None:
+        ws = Workspace(slug=slug, name=name or slug, lifecycle_model="default", created_at=utcnow())
+        session.add(ws)
+        session.flush()
+        install_model(session, ws.id, default_model_text(), source="default.yaml", activate=True, created_by="system")
+    return ws
+
+
+class ModelVersionConflict(ValueError):
+    pass
+
+
+def install_model(session: Session, workspace_id: str, text: str, *, source: str = "<upload>",
+                  activate: bool = False, created_by: str | None = None) -> ScoringModelRow:
+    """Validate and store a model version. The version in the file must be new for its key."""
+    model = parse_model(text, source=source)
+    exists = session.scalar(select(ScoringModelRow).where(
+        ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.key == model.key,
+        ScoringModelRow.version == model.version))
+    if exists is not None:
+        if exists.checksum == checksum(text):
+            row = exists
+        else:
+            latest = latest_version(session, workspace_id, model.key)
+            raise ModelVersionConflict(
+                f"{source}: model {model.key!r} version {model.version} exists with other content; "
+                f"set version: {latest + 1}")
+    else:
+        row = ScoringModelRow(workspace_id=workspace_id, key=model.key, version=model.version, yaml=text,
+                              checksum=checksum(text), active=False, created_at=utcnow(), created_by=created_by)
+        session.add(row)
+        session.flush()
+    if activate:
+        set_active(session, workspace_id, model.key, model.version)
+    return row
+
+
+def latest_version(session: Session, workspace_id: str, key: str) -> int:
+    rows = session.scalars(select(ScoringModelRow.version).where(
+        ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.key == key)).all()
+    return max(rows, default=0)
+
+
+def set_active(session: Session, workspace_id: str, key: str, version: int) -> None:
+    session.execute(update(ScoringModelRow).where(ScoringModelRow.workspace_id == workspace_id,
+                                                  ScoringModelRow.key == key).values(active=False))
+    n = session.execute(update(ScoringModelRow).where(
+        ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.key == key,
+        ScoringModelRow.version == version).values(active=True)).rowcount
+    if n != 1:
+        raise LookupError(f"no model {key!r} version {version} in this workspace")
+
+
+def active_models(session: Session, workspace_id: str) -> list[ScoringModel]:
+    rows = session.scalars(select(ScoringModelRow).where(
+        ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.active.is_(True)
+    ).order_by(ScoringModelRow.key)).all()
+    return [parse_model(r.yaml, source=f"{r.key}@v{r.version}") for r in rows]
+
+
+def list_models(session: Session, workspace_id: str) -> list[ScoringModelRow]:
+    return list(session.scalars(select(ScoringModelRow).where(ScoringModelRow.workspace_id == workspace_id)
+                                .order_by(ScoringModelRow.key, ScoringModelRow.version)).all())

@@ -1,0 +1,46 @@
+"""All of leadflow's settings, declared once with their defaults and help text.
+
+Every setting can be given as an environment variable with the ``LEADFLOW_`` prefix (for example
+``LEADFLOW_DATABASE_URL``) or in a ``.env`` file. ``leadflow settings`` prints them all with their help.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///var/leadflow.db",
+        description="SQLAlchemy URL of the store. Embedded default: a SQLite file (WAL mode, created on first use). "
+        "Production: postgresql+psycopg://user:password@host:5432/dbname.",
+    )
+    workspace: str = Field(
+        "default", description="Slug of the workspace the CLI works in (created on first use)."
+    )
+    allow_custom_event_types: bool = Field(
+        True, description="Accept event types outside the built-in taxonomy (lower_snake_case names)."
+    )
+    future_timestamps: Literal["clamp", "reject"] = Field(
+        "clamp",
+        description="Events stamped more than 23 h in the future: 'clamp' stores them at the receive time "
+        "and flags them 'future_clamped'; 'reject' refuses them.",
+    )
+    batch_size: int = Field(
+        5000, ge=1, description="Rows per write batch for imports and bulk ingestion (one transaction each)."
+    )
+    batch_engine: Literal["duckdb"] = Field(
+        "duckdb", description="Engine for history-wide batch work (rescore, backtests, analytics)."
+    )
+    echo_sql: bool = Field(False, description="Log every SQL statement (debugging).")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
