@@ -31,10 +31,13 @@ def parse_ts(value: object) -> datetime:
     if isinstance(value, bool):
         raise ValueError(f"timestamp {value!r} is not a date")
     if isinstance(value, int | float):
-        seconds = float(value)
-        if seconds > 1e11:  # milliseconds since the epoch
-            seconds /= 1000.0
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            seconds = float(value)
+            if seconds > 1e11:  # milliseconds since the epoch
+                seconds /= 1000.0
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):  # inf, NaN, out of the platform's range
+            raise ValueError(f"timestamp {value!r} is not a valid epoch time") from None
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z") or text.endswith("z"):

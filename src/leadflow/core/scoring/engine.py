@@ -126,8 +126,10 @@ class EngagementState:
         # window is a suffix in time: the K most recent in the window are the K most recent overall, less
         # those outside it. Keeping the K newest (within the window) is therefore exact.
         if rule.window_days is not None and self.max_t is not None:
-            horizon = self.max_t - rule.window_days * DAY
-            while items and items[-1][0] <= horizon:
+            # Same expression as the read (``t - te >= W``), so float rounding cannot drop an event the
+            # read at ``max_t`` would still count (``te <= max_t - W`` rounds differently).
+            width = rule.window_days * DAY
+            while items and self.max_t - items[-1][0] >= width:
                 items.pop()
         if rule.cap is not None:
             del items[rule.cap:]

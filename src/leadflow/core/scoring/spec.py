@@ -168,6 +168,14 @@ class Lifecycle(_Strict):
     mql: StageCriteria
 
 
+class _DuplicateRuleId(ValueError):
+    """Raised by the model-level check; ``loc`` says where the second use is, for a line-numbered error."""
+
+    def __init__(self, message: str, loc: tuple[Any, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class ScoringModel(_Strict):
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] = "default"
     version: Annotated[int, Field(ge=1)] = 1
@@ -179,11 +187,13 @@ class ScoringModel(_Strict):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> ScoringModel:
-        seen: set[str] = set()
-        for rule in (*self.fit.rules, *self.engagement.rules):
-            if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice")
-            seen.add(rule.id)
+        seen: dict[str, str] = {}
+        for section, rules in (("fit", self.fit.rules), ("engagement", self.engagement.rules)):
+            for i, rule in enumerate(rules):
+                if rule.id in seen:
+                    raise _DuplicateRuleId(f"rule id {rule.id!r} is used twice (first at {seen[rule.id]})",
+                                           (section, "rules", i, "id"))
+                seen[rule.id] = f"{section}.rules.{i}.id"
         return self
 
     def grade(self, fit_points: float) -> str:
@@ -250,6 +260,7 @@ def parse_model(text: str, source: str = "<model>") -> ScoringModel:
         problems: list[tuple[int | None, str, str]] = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            loc += getattr((err.get("ctx") or {}).get("error"), "loc", ())  # model-level checks that know where
             line = None
             for cut in range(len(loc), -1, -1):
                 if loc[:cut] in lines:
