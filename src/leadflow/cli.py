@@ -6,11 +6,18 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from leadflow.settings import Settings, get_settings
@@ -26,9 +33,9 @@ app.add_typer(db_app, name="db")
 console = Console()
 err = Console(stderr=True)
 
-DbOpt = Annotated[Optional[str], typer.Option("--database-url", envvar="LEADFLOW_DATABASE_URL",
+DbOpt = Annotated[str | None, typer.Option("--database-url", envvar="LEADFLOW_DATABASE_URL",
                                               help="SQLAlchemy URL (default: the LEADFLOW_DATABASE_URL setting).")]
-WsOpt = Annotated[Optional[str], typer.Option("--workspace", "-w", envvar="LEADFLOW_WORKSPACE",
+WsOpt = Annotated[str | None, typer.Option("--workspace", "-w", envvar="LEADFLOW_WORKSPACE",
                                               help="Workspace slug (default: the LEADFLOW_WORKSPACE setting).")]
 
 
@@ -76,11 +83,11 @@ def db_upgrade(database_url: DbOpt = None) -> None:
 def import_cmd(
     kind: Annotated[str, typer.Argument(help="What the file holds: accounts, leads, events or outcomes.")],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .csv or .jsonl file.")],
-    map_: Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping SOURCE=FIELD (repeatable); "
+    map_: Annotated[list[str] | None, typer.Option("--map", help="Column mapping SOURCE=FIELD (repeatable); "
                                                       "HubSpot and Salesforce export names are recognised.")] = None,
     skip_invalid: Annotated[bool, typer.Option(help="Store the valid rows even if some are invalid.")] = False,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="csv or jsonl (default: from the extension).")] = None,
-    errors_out: Annotated[Optional[Path], typer.Option("--errors", help="Write the per-row error report to this CSV.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")] = None,
+    errors_out: Annotated[Path | None, typer.Option("--errors", help="Write the per-row error report to this CSV.")] = None,
     database_url: DbOpt = None, workspace: WsOpt = None,
 ) -> None:
     """Import a CSV or JSONL file. An invalid file stores nothing unless --skip-invalid."""
@@ -215,7 +222,7 @@ def lead_show(email: str, database_url: DbOpt = None, workspace: WsOpt = None) -
 
 @lead_app.command("explain")
 def lead_explain(email: str,
-                 at: Annotated[Optional[datetime], typer.Option(help="Explain the score as of this time (UTC).")] = None,
+                 at: Annotated[datetime | None, typer.Option(help="Explain the score as of this time (UTC).")] = None,
                  database_url: DbOpt = None, workspace: WsOpt = None) -> None:
     """Every point of the score: rule, events, points earned, decayed value now; and the stage history."""
     try:
@@ -228,7 +235,7 @@ def lead_explain(email: str,
 @lead_app.command("stage")
 def lead_stage(email: str, stage: str,
                reason: Annotated[str, typer.Option(help="Why (recorded in the stage history).")],
-               actor: Annotated[Optional[str], typer.Option(help="Who is making the change.")] = None,
+               actor: Annotated[str | None, typer.Option(help="Who is making the change.")] = None,
                database_url: DbOpt = None, workspace: WsOpt = None) -> None:
     """Move a lead to another stage by hand, with a reason."""
     from leadflow.core.lifecycle import IllegalTransition, Stage
@@ -244,7 +251,7 @@ def lead_stage(email: str, stage: str,
 
 @lead_app.command("outcome")
 def lead_outcome(email: str, result: Annotated[str, typer.Argument(help="won or lost")],
-                 amount: Optional[float] = None, reason: Optional[str] = None,
+                 amount: float | None = None, reason: str | None = None,
                  database_url: DbOpt = None, workspace: WsOpt = None) -> None:
     """Record a won / lost outcome (won -> customer, lost -> nurture)."""
     try:

@@ -99,7 +99,7 @@ class Leadflow:
     def model(self, key: str | None = None) -> ScoringModel:
         with self.db.session() as s:
             models = ws_svc.active_models(s, self.workspace_id)
-        key = key or s.get(Workspace, self.workspace_id).lifecycle_model
+            key = key or s.get(Workspace, self.workspace_id).lifecycle_model
         for m in models:
             if m.key == key:
                 return m

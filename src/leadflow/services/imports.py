@@ -14,8 +14,8 @@ from typing import Any
 
 from leadflow.core.events import ValidEvent
 from leadflow.core.timeutil import utcnow
-from leadflow.services.ingest import Ingestor
 from leadflow.services.importing.readers import RowError, iter_parsed
+from leadflow.services.ingest import Ingestor
 from leadflow.store.db import Database
 from leadflow.store.tables import Workspace
 
@@ -53,20 +53,17 @@ def import_file(db: Database, workspace_id: str, path: str | Path, kind: str, *,
         ing = Ingestor(s, s.get(Workspace, workspace_id), allow_custom_types=allow_custom_types,
                        future_policy=future_policy)
         for chunk in iter_parsed(str(path), kind, mapping=mapping, fmt=fmt, received_at=received_at,
-                                 chunk_size=chunk_size):
-            records, errors = chunk.records, chunk.errors
-            summary.rows += len(records) + len({e.row for e in errors})
-            summary.warnings.extend(getattr(chunk, "warnings", []) or [])
-            if errors:
-                summary.errors.extend(errors)
-                summary.rejected += len({e.row for e in errors})
-            if summary.errors and not skip_invalid:
-                if progress:
-                    progress(len(records) + len({e.row for e in errors}))
-                continue  # keep parsing to report every error, store nothing
-            _store(ing, kind, records, summary)
+                                 chunk_size=chunk_size, allow_custom_types=allow_custom_types,
+                                 future_policy=future_policy):  # type: ignore[arg-type]
+            summary.rows += chunk.rows_read
+            summary.rejected += chunk.rows_rejected
+            summary.warnings.extend(chunk.warnings)
+            summary.errors.extend(chunk.errors)
+            if not (summary.errors and not skip_invalid):
+                _store(ing, kind, chunk.records, summary)
+            # else: keep parsing to report every error; nothing is stored
             if progress:
-                progress(len(records) + len({e.row for e in errors}))
+                progress(chunk.rows_read)
         if summary.errors and not skip_invalid:
             raise ImportRejected(str(path), summary.errors)
     return summary

@@ -24,13 +24,23 @@ from sqlalchemy.orm import Session
 
 from leadflow.core.events import EventRejected, ValidEvent, normalize_email, validate_event
 from leadflow.core.lifecycle import Actor, Stage, Transition, check_transition
-from leadflow.core.qualify import Input, ManualChange, OutcomeInput, Qualifier, input_key, replay, step
+from leadflow.core.qualify import Input, ManualChange, OutcomeInput, Qualifier, input_key, replay
 from leadflow.core.scoring.engine import FitResult, ScoredEvent, score_fit
 from leadflow.core.scoring.rules import FREE_MAIL_DOMAINS
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import as_utc, epoch, from_epoch, utcnow
 from leadflow.services.workspaces import active_models
-from leadflow.store.tables import Account, Event, Identity, Lead, Outcome, ScoreState, StageChange, Workspace, new_id
+from leadflow.store.tables import (
+    Account,
+    Event,
+    Identity,
+    Lead,
+    Outcome,
+    ScoreState,
+    StageChange,
+    Workspace,
+    new_id,
+)
 
 LEAD_FIELDS = ("first_name", "last_name", "title", "seniority", "department", "phone", "country", "source", "medium",
                "campaign", "landing_page", "consent", "unsubscribed", "owner", "lead_status")

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.core.scoring.engine import EngagementExplanation, FitResult, ScoredEvent, explain_engagement, score_fit
+from leadflow.core.scoring.engine import (
+    EngagementExplanation,
+    FitResult,
+    ScoredEvent,
+    explain_engagement,
+    score_fit,
+)
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import epoch, from_epoch, utcnow
 from leadflow.services.ingest import account_attrs, lead_attrs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from leadflow.store.db import make_engine
 from leadflow.store.tables import Base
 
