@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from leadflow.core.lifecycle import Stage
 from leadflow.core.qualify import Qualifier, replay
 from leadflow.core.scoring.engine import recompute_engagement, score_fit
 from leadflow.services.ingest import account_attrs, lead_attrs
@@ -65,7 +66,9 @@ def test_incremental_store_equals_recompute(tmp_path_factory, stream, batches, s
                 assert abs(q.total.engagement_at(model, t) - recompute_engagement(model, events, t)) <= 1e-9
             fit = score_fit(model, lead_attrs(lead), account_attrs(None))
             q2, trs = replay(model, fit, events)
-            assert q2.stage.value == lead.stage
+            # a lead with no event of its own (its only event duplicated another person's message_id) stays
+            # at the service's starting stage, subscriber
+            assert (q2.stage or Stage.SUBSCRIBER).value == lead.stage
             live = s.scalars(select(StageChange).where(StageChange.lead_id == lead.id,
                                                        StageChange.superseded_at.is_(None))
                              .order_by(StageChange.at)).all()
