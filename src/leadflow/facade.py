@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from leadflow.core.events import normalize_email
 from leadflow.core.lifecycle import Actor, Stage, Transition
-from leadflow.core.qualify import Qualifier
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import epoch, utcnow
 from leadflow.services import scoring as scoring_svc
@@ -141,8 +140,7 @@ class Leadflow:
                     select(Lead.email, Lead.stage, ScoreState.grade, ScoreState.fit, ScoreState.state)
                     .join(ScoreState, ScoreState.lead_id == Lead.id)
                     .where(Lead.workspace_id == self.workspace_id, ScoreState.model_key == model.key)):
-                q = Qualifier.from_dict(state)
-                eng = q.total.engagement_at(model, max(t, q.total.max_t or t))
+                eng = scoring_svc.engagement_from_state(model, state, t)
                 rows.append({"email": email, "stage": stage, "grade": grade, "fit": fit, "engagement": eng})
         rows.sort(key=lambda r: (-r["engagement"], -r["fit"], r["email"]))
         return rows[:n]

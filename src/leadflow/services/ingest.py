@@ -10,7 +10,6 @@ recompute gives. Rule-made stage rows that a replay no longer produces are kept 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from leadflow.core.events import EventRejected, ValidEvent, normalize_email, validate_event
 from leadflow.core.lifecycle import Actor, Stage, Transition, check_transition
 from leadflow.core.qualify import Input, ManualChange, OutcomeInput, Qualifier, input_key, replay
-from leadflow.core.scoring.engine import FitResult, ScoredEvent, score_fit
+from leadflow.core.scoring.engine import FitResult, ScoredEvent, clamp, score_fit
 from leadflow.core.scoring.rules import FREE_MAIL_DOMAINS
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import as_utc, epoch, from_epoch, utcnow
@@ -246,14 +245,14 @@ class Ingestor:
         # 1. people: known leads by email, new leads created, anonymous ids resolved
         emails = sorted({ev.email for _, ev in items if ev.email})
         leads = {e: lead.id for e, lead in self._leads_by_email(emails).items()}
-        new_emails = [e for e in emails if e not in leads]
+        new_emails = {e for e in emails if e not in leads}
         if new_emails:
             now = utcnow()
             first_seen = {}
             for _, ev in items:
                 if ev.email in new_emails:
                     first_seen[ev.email] = min(first_seen.get(ev.email, ev.occurred_at), ev.occurred_at)
-            ids = self.upsert_leads([{"email": e, "created_at": min(first_seen[e], now)} for e in new_emails])
+            ids = self.upsert_leads([{"email": e, "created_at": min(first_seen[e], now)} for e in sorted(new_emails)])
             leads.update(ids)
             report.leads_created = len(new_emails)
         anon_ids = sorted({ev.anonymous_id for _, ev in items if ev.anonymous_id})
@@ -394,7 +393,7 @@ class Ingestor:
             for m in self.models:
                 st = states.get((lid, m.key))
                 q = Qualifier.from_dict(st.state if st is not None and st.model_version == m.version else None)
-                if st is not None and st.model_version != m.version or not q.is_in_order(input_key(evs[0])):
+                if (st is not None and st.model_version != m.version) or not q.is_in_order(input_key(evs[0])):
                     slow.add(lid)
                     break
                 qs[m.key] = q
@@ -489,12 +488,12 @@ class Ingestor:
 
     def _state_row(self, lid: str, m: ScoringModel, q: Qualifier, fit: FitResult, now: datetime) -> dict[str, Any]:
         t = q.total.max_t
-        eng = q.total.engagement_at(m, t) if t is not None else max(min(0.0, m.engagement.ceiling), m.engagement.floor)
+        eng = q.total.engagement_at(m, t) if t is not None else clamp(0.0, m)
         return {"lead_id": lid, "model_key": m.key, "workspace_id": self.ws.id, "model_version": m.version,
                 "fit": fit.points, "grade": fit.grade, "engagement": eng,
                 "scored_at": from_epoch(t) if t is not None else None,
                 "last_event_at": from_epoch(t) if t is not None else None,
-                "state": json.loads(json.dumps(q.to_dict())), "updated_at": now}
+                "state": q.to_dict(), "updated_at": now}
 
     def _write_states(self, rows: list[dict[str, Any]]) -> None:
         if not rows:

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from leadflow.core.qualify import Qualifier
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import epoch, utcnow
+from leadflow.services.scoring import engagement_from_state
 from leadflow.store.db import Database
 from leadflow.store.tables import Account, Lead, ScoreState
 
@@ -32,8 +32,7 @@ def export_rows(db: Database, workspace_id: str, model: ScoringModel) -> tuple[l
             for lead, domain, st in s.execute(q):
                 eng = None
                 if st is not None:
-                    qs = Qualifier.from_dict(st.state)
-                    eng = round(qs.total.engagement_at(model, max(now, qs.total.max_t or now)), 4)
+                    eng = round(engagement_from_state(model, st.state, now), 4)
                 row = {c: getattr(lead, c) for c in EXPORT_COLUMNS if hasattr(Lead, c)}
                 row.update({"company_domain": domain, "fit": st.fit if st else None, "grade": st.grade if st else None,
                             "engagement": eng, "band": model.band(eng) if eng is not None else None,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadflow.core.qualify import Qualifier
 from leadflow.core.scoring.engine import (
     EngagementExplanation,
     FitResult,
@@ -34,6 +35,12 @@ class LeadExplanation:
     band: str
     events: dict[str, dict[str, Any]]  # event id -> {type, occurred_at, properties}
     history: list[dict[str, Any]]
+
+
+def engagement_from_state(model: ScoringModel, state: dict[str, Any] | None, t: float) -> float:
+    """A stored state's engagement at ``t`` (or at its latest event, if that is later than ``t``)."""
+    total = Qualifier.from_dict(state).total
+    return total.engagement_at(model, max(t, total.max_t if total.max_t is not None else t))
 
 
 def lead_events(session: Session, workspace_id: str, lead_id: str) -> list[tuple[ScoredEvent, Event]]:

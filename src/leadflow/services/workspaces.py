@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 
 from sqlalchemy import select, update
@@ -75,7 +76,13 @@ def active_models(session: Session, workspace_id: str) -> list[ScoringModel]:
     rows = session.scalars(select(ScoringModelRow).where(
         ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.active.is_(True)
     ).order_by(ScoringModelRow.key)).all()
-    return [parse_model(r.yaml, source=f"{r.key}@v{r.version}") for r in rows]
+    return [_parsed(r.yaml, f"{r.key}@v{r.version}") for r in rows]
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str, source: str) -> ScoringModel:
+    """Stored versions are immutable and ScoringModel is frozen, so each is parsed once per process."""
+    return parse_model(text, source=source)
 
 
 def list_models(session: Session, workspace_id: str) -> list[ScoringModelRow]:
