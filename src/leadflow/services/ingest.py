@@ -28,6 +28,7 @@ from leadflow.core.scoring.engine import FitResult, ScoredEvent, clamp, score_fi
 from leadflow.core.scoring.rules import FREE_MAIL_DOMAINS
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import as_utc, epoch, from_epoch, utcnow
+from leadflow.services.signals import Signal, publish
 from leadflow.services.workspaces import active_models
 from leadflow.store.tables import (
     Account,
@@ -203,6 +204,7 @@ class Ingestor:
         if new_rows:
             self.s.execute(insert(Lead), new_rows)
         self.s.flush()
+        self.publish([Signal("lead.created", r["id"], r["created_at"], {"email": r["email"]}) for r in new_rows])
         for lead_id, stage, at in stage_inputs:
             self._record_manual(lead_id, stage, at, Actor.SYSTEM, "imported with this stage", None)
         self.requalify(touched)
@@ -340,6 +342,9 @@ class Ingestor:
                          "created_at": now})
         self.s.execute(insert(Outcome), rows)
         self.requalify(sorted({r["lead_id"] for r in rows}))
+        self.publish([Signal("outcome.recorded", r["lead_id"], r["closed_at"],
+                             {"outcome_id": r["id"], "result": r["result"], "amount": r["amount"],
+                              "currency": r["currency"], "reason": r["reason"]}) for r in rows])
         return [r["id"] for r in rows]
 
     # ------------------------------------------------------------------------------- manual changes
@@ -421,8 +426,33 @@ class Ingestor:
         if history_rows:
             self.s.execute(insert(StageChange), history_rows)
         if stage_updates:
+            signals = self._stage_signals(leads, stage_updates, history_rows, now)
             self.s.execute(update(Lead), [{"id": lid, "stage": st, "updated_at": now} for lid, st in stage_updates.items()])
+            self.publish(signals)
         return len(history_rows), len(slow)
+
+    def _stage_signals(self, leads: Mapping[str, Lead], stage_updates: Mapping[str, str],
+                       history_rows: list[dict[str, Any]], now: datetime) -> list[Signal]:
+        last: dict[str, dict[str, Any]] = {}
+        for row in history_rows:
+            if row["lead_id"] in stage_updates and row["to_stage"] == stage_updates[row["lead_id"]]:
+                cur = last.get(row["lead_id"])
+                if cur is None or row["at"] >= cur["at"]:
+                    last[row["lead_id"]] = row
+        out = []
+        for lid, to in sorted(stage_updates.items()):
+            row = last.get(lid)
+            data = {"from": leads[lid].stage, "to": to, "actor": row["actor"] if row else None,
+                    "reason": row["reason"] if row else None, "rule": row["rule"] if row else None}
+            at = row["at"] if row else now
+            out.append(Signal("stage.changed", lid, at, data))
+            if to in ("mql", "sql"):
+                out.append(Signal(f"lead.{to}", lid, at, data))
+        return out
+
+    def publish(self, signals: list[Signal]) -> None:
+        """Hand this unit of work's signals to the services that react (same transaction)."""
+        publish(self.s, self.ws.id, signals)
 
     def _replay(self, lead_ids: list[str], leads: Mapping[str, Lead], fits: Mapping[str, Mapping[str, FitResult]],
                 now: datetime, state_rows: list, history_rows: list, stage_updates: dict[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""Predictive scoring: point-in-time features, outcome-trained models, evaluation, backtests, drift."""
