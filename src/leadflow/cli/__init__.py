@@ -360,3 +360,7 @@ def demo_cmd(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+# ----------------------------------------------------------------------------------------- sub-apps
+# Each area's commands live in their own module (leadflow/cli/<area>.py) and are mounted here, one line each.

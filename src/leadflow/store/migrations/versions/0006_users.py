@@ -1,4 +1,4 @@
-"""users and sessions for the web app, channel spend (issue 6)
+"""users of the web app (issue 6)
 
 Revision ID: 0006
 Revises: 0005
