@@ -69,3 +69,62 @@ def lf(db_url):
     app = Leadflow(db_url, "acme")
     yield app
     app.close()
+
+
+# ------------------------------------------------------------------------------------- browser tests
+REQUIRE_BROWSER = os.environ.get("LEADFLOW_REQUIRE_BROWSER") == "1"
+CHROMIUM = os.environ.get("LEADFLOW_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download does not work here).
+
+    Skipped with a message when Chromium is absent, unless LEADFLOW_REQUIRE_BROWSER=1 (set by .ci/run).
+    """
+    if not os.path.exists(CHROMIUM):
+        msg = f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(msg.replace("skipped", "are mandatory here"))
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The whole app (API + web + snippet) served by uvicorn on a free loopback port, on a fresh SQLite store.
+
+    Yields an object with ``url`` (base URL) and ``settings``.
+    """
+    import socket
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import uvicorn
+
+    from leadflow.api.app import create_app
+    from leadflow.settings import Settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'live.db'}", workspace="acme",
+                        secret_key="test-secret-key-not-for-production")
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         "duckdb", description="Engine for history-wide batch work (rescore, backtests, analytics)."
     )
     echo_sql: bool = Field(False, description="Log every SQL statement (debugging).")
+    secret_key: str = Field(
+        "",
+        description="Secret for signed login cookies, CSRF tokens and webhook signatures' key derivation. "
+        "Empty: a random key is generated and kept in var/secret_key (fine for one machine; set it in production).",
+    )
+    host: str = Field("127.0.0.1", description="Address `leadflow serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `leadflow serve` listens on.")
 
 
 @lru_cache
