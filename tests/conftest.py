@@ -107,8 +107,8 @@ def live_server(tmp_path):
     from types import SimpleNamespace
 
     import uvicorn
-    from leadflow.api.app import create_app
 
+    from leadflow.api.app import create_app
     from leadflow.settings import Settings
 
     with socket.socket() as sock:

@@ -21,6 +21,7 @@ from leadflow.core.events import normalize_email
 from leadflow.core.lifecycle import Actor, Stage, Transition
 from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import epoch, utcnow
+from leadflow.services import rescore as rescore_svc
 from leadflow.services import scoring as scoring_svc
 from leadflow.services import workspaces as ws_svc
 from leadflow.services.ingest import BatchReport, Ingestor
@@ -79,13 +80,21 @@ class Leadflow:
             return self._ingestor(s).change_stage(lead.id, Stage(stage), reason=reason, actor_id=actor_id,
                                                   actor=Actor.USER)
 
-    def install_model(self, text: str, *, source: str = "<upload>", activate: bool = False) -> tuple[str, int]:
+    def install_model(self, text: str, *, source: str = "<upload>", activate: bool = False,
+                      progress: rescore_svc.ProgressFn | None = None) -> tuple[str, int]:
+        """Store a validated model version; ``activate`` switches to it and rescores every lead."""
         with self.db.session() as s:
             row = ws_svc.install_model(s, self.workspace_id, text, source=source, activate=activate)
-            if activate:
-                lead_ids = list(s.scalars(select(Lead.id).where(Lead.workspace_id == self.workspace_id)))
-                self._ingestor(s).requalify(lead_ids)
-            return row.key, row.version
+            key, version = row.key, row.version
+        if activate:
+            self.rescore(model_key=key, progress=progress)
+        return key, version
+
+    def rescore(self, *, model_key: str | None = None, stages: bool = True,
+                progress: rescore_svc.ProgressFn | None = None) -> rescore_svc.RescoreReport:
+        """Recompute every lead's scores on the batch engine and (lifecycle model) its stage by replay."""
+        return rescore_svc.rescore_workspace(self.db, self.workspace_id, model_key=model_key, stages=stages,
+                                             progress=progress)
 
     # -- reads -------------------------------------------------------------------------------------
     def _lead(self, s, email: str) -> Lead:  # noqa: ANN001
@@ -136,11 +145,12 @@ class Leadflow:
         t = epoch(at or utcnow())
         rows = []
         with self.db.session() as s:
-            for email, stage, grade, fit, state in s.execute(
-                    select(Lead.email, Lead.stage, ScoreState.grade, ScoreState.fit, ScoreState.state)
+            for email, stage, grade, fit, state, stored in s.execute(
+                    select(Lead.email, Lead.stage, ScoreState.grade, ScoreState.fit, ScoreState.state,
+                           ScoreState.engagement)
                     .join(ScoreState, ScoreState.lead_id == Lead.id)
                     .where(Lead.workspace_id == self.workspace_id, ScoreState.model_key == model.key)):
-                eng = scoring_svc.engagement_from_state(model, state, t)
+                eng = scoring_svc.engagement_from_state(model, state, t, stored)
                 rows.append({"email": email, "stage": stage, "grade": grade, "fit": fit, "engagement": eng})
         rows.sort(key=lambda r: (-r["engagement"], -r["fit"], r["email"]))
         return rows[:n]

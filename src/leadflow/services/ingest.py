@@ -398,7 +398,9 @@ class Ingestor:
             for m in self.models:
                 st = states.get((lid, m.key))
                 q = Qualifier.from_dict(st.state if st is not None and st.model_version == m.version else None)
-                if (st is not None and st.model_version != m.version) or not q.is_in_order(input_key(evs[0])):
+                # a state from another model version, or cleared by a batch rescore ({}), replays the lead
+                if (st is not None and (st.model_version != m.version or not st.state)) \
+                        or not q.is_in_order(input_key(evs[0])):
                     slow.add(lid)
                     break
                 qs[m.key] = q

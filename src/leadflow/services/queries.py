@@ -32,7 +32,7 @@ def export_rows(db: Database, workspace_id: str, model: ScoringModel) -> tuple[l
             for lead, domain, st in s.execute(q):
                 eng = None
                 if st is not None:
-                    eng = round(engagement_from_state(model, st.state, now), 4)
+                    eng = round(engagement_from_state(model, st.state, now, st.engagement), 4)
                 row = {c: getattr(lead, c) for c in EXPORT_COLUMNS if hasattr(Lead, c)}
                 row.update({"company_domain": domain, "fit": st.fit if st else None, "grade": st.grade if st else None,
                             "engagement": eng, "band": model.band(eng) if eng is not None else None,

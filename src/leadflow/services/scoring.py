@@ -37,8 +37,15 @@ class LeadExplanation:
     history: list[dict[str, Any]]
 
 
-def engagement_from_state(model: ScoringModel, state: dict[str, Any] | None, t: float) -> float:
-    """A stored state's engagement at ``t`` (or at its latest event, if that is later than ``t``)."""
+def engagement_from_state(model: ScoringModel, state: dict[str, Any] | None, t: float,
+                          stored: float | None = None) -> float:
+    """A stored state's engagement at ``t`` (or at its latest event, if that is later than ``t``).
+
+    A state cleared by a batch rescore (``{}``) has no accumulators to decay: its ``stored`` engagement
+    (computed by the batch engine as of the rescore) is returned until the lead's next event rebuilds it.
+    """
+    if not state and stored is not None:
+        return stored
     total = Qualifier.from_dict(state).total
     return total.engagement_at(model, max(t, total.max_t if total.max_t is not None else t))
 
