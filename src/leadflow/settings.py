@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `leadflow serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `leadflow serve` listens on.")
+    rate_limit_per_second: float = Field(
+        2000.0, ge=0, description="API requests per second allowed per API key (token bucket; 0 = no limit). "
+        "Over it the API answers 429 with Retry-After. Per server process.")
+    rate_limit_burst: int = Field(4000, ge=1, description="Requests an API key may make at once above the rate.")
+    ingest_group_commit: bool = Field(
+        True, description="Coalesce concurrent ingest requests into one store transaction (one writer thread "
+        "per database). Off: each request writes in its own transaction.")
 
 
 @lru_cache
