@@ -364,3 +364,4 @@ def main() -> None:  # pragma: no cover
 
 # ----------------------------------------------------------------------------------------- sub-apps
 # Each area's commands live in their own module (leadflow/cli/<area>.py) and are mounted here, one line each.
+from leadflow.cli.users import app as users_app; app.add_typer(users_app, name="users")  # noqa: E402, E702
