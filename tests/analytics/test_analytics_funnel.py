@@ -11,7 +11,7 @@ The store (conftest.small_funnel), days counted from 2026-01-01:
 from __future__ import annotations
 
 import pytest
-from conftest import small_funnel
+from analytics_store import small_funnel
 
 from leadflow.analytics.funnel import funnel, velocity
 
