@@ -1,0 +1,76 @@
+/* leadflow web app behaviour. No inline scripts anywhere (strict CSP): everything is wired from here. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  }
+
+  // Every HTMX request carries the session's CSRF token in a header.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    evt.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+
+  // ---------------------------------------------------------------- SLA countdowns (data-due = ISO time)
+  function fmt(seconds) {
+    var s = Math.abs(Math.round(seconds));
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var out = d > 0 ? d + "d " + h + "h" : h > 0 ? h + "h " + m + "m" : m + "m " + (sec < 10 ? "0" : "") + sec + "s";
+    return seconds < 0 ? "overdue " + out : out;
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-due]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-due"));
+      if (isNaN(due)) { return; }
+      var left = (due - now) / 1000;
+      el.textContent = fmt(left);
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 3600);
+    });
+  }
+  setInterval(tick, 1000);
+
+  // ---------------------------------------------------------------- charts (data-chart = Chart.js config JSON)
+  var palette = ["#1f5fbf", "#c2410c", "#1d7a46", "#7c3aed", "#b7791f", "#0e7490", "#be185d", "#4b5563"];
+  function initCharts(root) {
+    if (typeof window.Chart === "undefined") { return; }
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(function (el) {
+      if (el.dataset.ready) { return; }
+      var cfg;
+      try { cfg = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
+      el.dataset.ready = "1";
+      (cfg.data && cfg.data.datasets || []).forEach(function (ds, i) {
+        var c = ds.color || palette[i % palette.length];
+        delete ds.color;
+        if (!ds.borderColor) { ds.borderColor = c; }
+        if (!ds.backgroundColor) { ds.backgroundColor = cfg.type === "line" ? c + "33" : c; }
+      });
+      cfg.options = cfg.options || {};
+      cfg.options.responsive = true;
+      cfg.options.maintainAspectRatio = false;
+      cfg.options.animation = false;
+      new window.Chart(el, cfg);
+    });
+  }
+
+  // ---------------------------------------------------------------- confirm buttons (data-confirm)
+  document.addEventListener("submit", function (evt) {
+    var btn = evt.submitter;
+    var msg = (btn && btn.getAttribute("data-confirm")) || evt.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { evt.preventDefault(); }
+  });
+
+  // filters: changing a select submits the filter form (keyboard users can also press the button)
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (el.matches && el.matches("form[data-autosubmit] select")) {
+      if (el.form.requestSubmit) { el.form.requestSubmit(); } else { el.form.submit(); }
+    }
+  });
+
+  function ready() { initCharts(document); tick(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
+  document.addEventListener("htmx:afterSettle", function (evt) { initCharts(evt.target); tick(); });
+})();
