@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     ingest_group_commit: bool = Field(
         True, description="Coalesce concurrent ingest requests into one store transaction (one writer thread "
         "per database). Off: each request writes in its own transaction.")
+    webhook_worker: bool = Field(
+        True, description="Run the webhook delivery worker inside `leadflow serve` (off: run "
+        "`leadflow webhooks worker` separately; several workers may run on PostgreSQL, one on SQLite).")
+    webhook_max_attempts: int = Field(10, ge=1, le=100, description="Webhook delivery attempts before it is "
+                                      "marked failed (retried with exponential backoff and full jitter).")
+    webhook_max_age_hours: float = Field(72.0, gt=0, description="Hours after which a webhook delivery still "
+                                         "failing is marked failed, whatever its attempts.")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout of one webhook HTTP attempt.")
+    webhook_allow_private_urls: bool = Field(
+        False, description="Allow webhook URLs on loopback, private or link-local addresses (off by default "
+        "against server-side request forgery; turn on for receivers on your own network).")
+    snippet_demo_key: str = Field(
+        "", description="Ingest (write-only) key the tracking snippet's demo page /t/demo uses when the page "
+        "URL gives none (?key=...).")
 
 
 @lru_cache

@@ -365,3 +365,4 @@ def main() -> None:  # pragma: no cover
 # ----------------------------------------------------------------------------------------- sub-apps
 # Each area's commands live in their own module (leadflow/cli/<area>.py) and are mounted here, one line each.
 from leadflow.cli.users import app as users_app; app.add_typer(users_app, name="users")  # noqa: E402, E702
+from leadflow.cli.webhooks import app as webhooks_app; app.add_typer(webhooks_app, name="webhooks")  # noqa: E402, E702, I001
