@@ -368,8 +368,9 @@ def body_of(payload: Mapping[str, Any]) -> bytes:
 
 
 def list_outbox(session: Session, workspace_id: str, *, status: str | None = None,
-                subscription_id: str | None = None, limit: int = 50, offset: int = 0) -> list[WebhookOutbox]:
-    """Deliveries (outbox rows), newest first."""
+                subscription_id: str | None = None, limit: int = 50,
+                after: tuple[datetime, str] | None = None) -> list[WebhookOutbox]:
+    """Deliveries (outbox rows), newest first; ``after`` = (created_at, id) of the last row of the previous page."""
     if status is not None and status not in (PENDING, SUCCEEDED, FAILED):
         raise WebhookError("status", f"must be one of {PENDING}, {SUCCEEDED}, {FAILED}")
     q = select(WebhookOutbox).where(WebhookOutbox.workspace_id == workspace_id)
@@ -377,8 +378,11 @@ def list_outbox(session: Session, workspace_id: str, *, status: str | None = Non
         q = q.where(WebhookOutbox.status == status)
     if subscription_id:
         q = q.where(WebhookOutbox.subscription_id == subscription_id)
+    if after is not None:
+        at, last_id = after
+        q = q.where((WebhookOutbox.created_at < at) | ((WebhookOutbox.created_at == at) & (WebhookOutbox.id < last_id)))
     q = q.order_by(WebhookOutbox.created_at.desc(), WebhookOutbox.id.desc()).limit(max(1, min(limit, 500)))
-    return list(session.scalars(q.offset(max(0, offset))))
+    return list(session.scalars(q))
 
 
 def get_outbox(session: Session, workspace_id: str, outbox_id: str) -> WebhookOutbox:
