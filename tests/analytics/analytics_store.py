@@ -68,10 +68,15 @@ class StoreBuilder:
                                          "currency": currency, "origin": "csv", "created_at": T0,
                                          "updated_at": T0}))
 
+    def row(self, table: type, **values: Any) -> None:
+        """Any other row (e.g. the hand-off tables), inserted after the leads."""
+        self.rows.append((table, {"id": new_id(), "workspace_id": self.ws, **values}))
+
     def commit(self) -> StoreBuilder:
         order = [Lead, StageChange, Outcome, Event, ScoreState, ChannelSpend]
+        order += [t for t, _ in self.rows if t not in order and t is not None]
         with self.db.session() as s:
-            for table in order:
+            for table in dict.fromkeys(order):
                 batch = [r for t, r in self.rows if t is table]
                 if batch:
                     s.execute(table.__table__.insert(), batch)
