@@ -171,7 +171,7 @@ def test_reject_nurture_and_requalify(hs):
     assigned = hs.seen[-1]
     assert assigned.data["recycled"] is True and assigned.data["rep"] == "bob"  # weights 2:1 rotate alice, bob, alice
     h = history(hs, lead.id)
-    assert [(a, b, actor) for a, b, actor, *_ in h][-3:] == [("lead", "mql", "rule"), ("mql", "nurture", "user"),
+    assert [(a, b, actor) for a, b, actor, *_ in h][-3:] == [("subscriber", "mql", "rule"), ("mql", "nurture", "user"),
                                                               ("nurture", "mql", "rule")]
     assert h[-2][4] == "rejected by alice: Bad timing (budget cycle in Q4) -> nurture"
     assert h[-1][4].startswith("re-qualified on fresh engagement since recycling")
