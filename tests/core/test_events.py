@@ -313,3 +313,13 @@ def test_validation_either_accepts_or_rejects_naming_a_field(etype, ts, email, a
     assert ev.occurred_at.utcoffset() == timedelta(0)
     assert ev.occurred_at - RECEIVED <= timedelta(hours=23)
     assert ev.email is not None or ev.anonymous_id is not None
+
+
+@given(st.dictionaries(st.text(max_size=20), st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+                                                      st.text(max_size=200)), max_size=30))
+def test_flat_size_bound_is_an_upper_bound(props):
+    import json
+
+    from leadflow.core.events import _flat_size_bound
+
+    assert _flat_size_bound(props) >= len(json.dumps(props, separators=(",", ":"), default=str))

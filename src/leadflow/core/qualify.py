@@ -8,7 +8,7 @@ events arrive in order, and a late event triggers a replay of that lead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,26 +35,46 @@ class OutcomeInput:
     reason: str = ""
 
 
-def _criterion_holds(c: Criterion, fit: FitResult, engagement: float, types: Mapping[str, int], etype: str | None) -> bool:
+def _criterion_holds(c: Criterion, fit: FitResult, engagement: float | Callable[[], float],
+                     types: Mapping[str, int], etype: str | None) -> bool:
+    """All of the criterion's conditions hold. ``engagement`` may be a function: it is only called when
+    every other condition holds (reading the engagement is the one costly test)."""
     if c.fit_grade_at_least is not None and GRADES.index(fit.grade) > GRADES.index(c.fit_grade_at_least):
         return False
     if c.fit_at_least is not None and fit.points < c.fit_at_least:
         return False
-    if c.engagement_at_least is not None and engagement < c.engagement_at_least:
-        return False
     if c.event_in is not None and etype not in c.event_in:
         return False
-    return not (c.has_events_all is not None and any(types.get(t, 0) == 0 for t in c.has_events_all))
+    if c.has_events_all is not None and any(types.get(t, 0) == 0 for t in c.has_events_all):
+        return False
+    if c.engagement_at_least is not None:
+        value = engagement() if callable(engagement) else engagement
+        if value < c.engagement_at_least:
+            return False
+    return True
 
 
-def first_holding(sc: StageCriteria | None, fit: FitResult, engagement: float, types: Mapping[str, int],
-                  etype: str | None) -> int | None:
+def first_holding(sc: StageCriteria | None, fit: FitResult, engagement: float | Callable[[], float],
+                  types: Mapping[str, int], etype: str | None) -> int | None:
     if sc is None:
         return None
+    if callable(engagement):
+        engagement = _once(engagement)
     for i, c in enumerate(sc.any_of):
         if _criterion_holds(c, fit, engagement, types, etype):
             return i
     return None
+
+
+def _once(fn: Callable[[], float]) -> Callable[[], float]:
+    memo: list[float] = []
+
+    def get() -> float:
+        if not memo:
+            memo.append(fn())
+        return memo[0]
+
+    return get
 
 
 def describe_criterion(c: Criterion) -> str:
@@ -106,7 +126,7 @@ class Qualifier:
         state = self.fresh if recycled else self.total
         if state is None:
             return []
-        engagement = state.engagement_at(model, ev.t) if state.max_t is not None else 0.0
+        engagement = _once(lambda: state.engagement_at(model, ev.t) if state.max_t is not None else 0.0)
         out: list[Transition] = []
         hit = first_holding(model.lifecycle.mql, fit, engagement, state.types, ev.type)
         if hit is not None:

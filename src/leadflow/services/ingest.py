@@ -73,11 +73,12 @@ class BatchReport:
         return sum(1 for r in self.results if r.status == status)
 
 
-def lead_attrs(lead: Lead) -> dict[str, Any]:
+def lead_attrs(lead: Any) -> dict[str, Any]:
+    """A lead (entity or row) as the attribute mapping fit rules read."""
     return {c: getattr(lead, c) for c in ("email", *LEAD_FIELDS, "properties")}
 
 
-def account_attrs(acc: Account | None) -> dict[str, Any] | None:
+def account_attrs(acc: Any | None) -> dict[str, Any] | None:
     if acc is None:
         return None
     return {"domain": acc.domain, **{c: getattr(acc, c) for c in ACCOUNT_FIELDS}, "properties": acc.properties}
@@ -315,11 +316,14 @@ class Ingestor:
         """Insert, ignoring rows whose message_id is already in the log; returns the ids really inserted."""
         if not rows:
             return set()
-        ins = pg_insert(Event) if self.dialect == "postgresql" else sqlite_insert(Event)
-        stmt = ins.on_conflict_do_nothing(index_elements=["workspace_id", "message_id"]).returning(Event.id)
+        # Core (not ORM) insert: one statement per page for every row shape, RETURNING read as plain rows.
+        table = Event.__table__
+        ins = pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
+        stmt = ins.on_conflict_do_nothing(index_elements=["workspace_id", "message_id"]).returning(table.c.id)
+        conn = self.s.connection()
         inserted: set[str] = set()
         for part in _chunks(rows, 5000):
-            inserted.update(self.s.scalars(stmt, list(part)).all())
+            inserted.update(conn.execute(stmt, list(part)).scalars().all())
         return inserted
 
     # ------------------------------------------------------------------------------------ outcomes
@@ -498,23 +502,29 @@ class Ingestor:
                 if q.stage.value != leads[lid].stage:
                     stage_updates[lid] = q.stage.value
 
-    def _lead_rows(self, lead_ids: list[str]) -> tuple[dict[str, Lead], dict[str, Account]]:
-        leads: dict[str, Lead] = {}
+    def _lead_rows(self, lead_ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The columns scoring needs, as plain rows (attribute access like the entities, no ORM loading)."""
+        leads: dict[str, Any] = {}
+        cols = [Lead.id, Lead.email, Lead.stage, Lead.account_id, Lead.properties,
+                *(getattr(Lead, c) for c in LEAD_FIELDS)]
         for part in _chunks(lead_ids):
-            for lead in self.s.scalars(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.id.in_(part))):
-                leads[lead.id] = lead
+            for row in self.s.execute(select(*cols).where(Lead.workspace_id == self.ws.id, Lead.id.in_(part))):
+                leads[row.id] = row
         acc_ids = sorted({lead.account_id for lead in leads.values() if lead.account_id})
-        accounts: dict[str, Account] = {}
+        accounts: dict[str, Any] = {}
+        acc_cols = [Account.id, Account.domain, Account.properties, *(getattr(Account, c) for c in ACCOUNT_FIELDS)]
         for part in _chunks(acc_ids):
-            for acc in self.s.scalars(select(Account).where(Account.id.in_(part))):
-                accounts[acc.id] = acc
+            for row in self.s.execute(select(*acc_cols).where(Account.workspace_id == self.ws.id,
+                                                              Account.id.in_(part))):
+                accounts[row.id] = row
         return leads, accounts
 
-    def _states(self, lead_ids: list[str]) -> dict[tuple[str, str], ScoreState]:
+    def _states(self, lead_ids: list[str]) -> dict[tuple[str, str], Any]:
         out = {}
         for part in _chunks(lead_ids):
-            for st in self.s.scalars(select(ScoreState).where(ScoreState.workspace_id == self.ws.id,
-                                                             ScoreState.lead_id.in_(part))):
+            for st in self.s.execute(select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version,
+                                            ScoreState.state).where(ScoreState.workspace_id == self.ws.id,
+                                                                    ScoreState.lead_id.in_(part))):
                 out[(st.lead_id, st.model_key)] = st
         return out
 

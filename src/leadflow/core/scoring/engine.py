@@ -93,7 +93,7 @@ class EngagementState:
         self.types[event.type] = self.types.get(event.type, 0) + 1
         self.applied += 1
         hit = []
-        for rule in model.engagement.rules:
+        for rule in model.rules_by_event.get(event.type, ()):
             if not event_matches(rule, event.type, event.properties):
                 continue
             hit.append(rule.id)
@@ -117,8 +117,11 @@ class EngagementState:
 
     def _buffer(self, rule: EngagementRule, event: ScoredEvent) -> None:
         items = self.buf.setdefault(rule.id, [])
-        items.append([event.t, event.id])
-        items.sort(key=lambda it: (it[0], it[1]), reverse=True)
+        if not items or (event.t, event.id) > (items[0][0], items[0][1]):
+            items.insert(0, [event.t, event.id])  # the usual case: newer than everything kept
+        else:
+            items.append([event.t, event.id])
+            items.sort(key=lambda it: (it[0], it[1]), reverse=True)
         self._prune(rule, items)
 
     def _prune(self, rule: EngagementRule, items: list[list[Any]]) -> None:
@@ -138,22 +141,26 @@ class EngagementState:
         if self.max_t is not None and t < self.max_t:
             raise ValueError("the incremental state can be read at or after its latest event only; "
                              "use a recompute from the event log for earlier times")
+        # Only rules this lead has state for contribute; math.fsum is exactly rounded whatever the order.
         parts = []
-        for rule in model.engagement.rules:
-            if rule.buffered:
-                items = self.buf.get(rule.id, ())
-                counted = 0
-                for te, _eid in items:
-                    if rule.window_days is not None and t - te >= rule.window_days * DAY:
-                        break
-                    parts.append(decayed(rule.points, t - te, rule.half_life_days))
-                    counted += 1
-                    if rule.cap is not None and counted >= rule.cap:
-                        break
-            else:
-                slot = self.acc.get(rule.id)
-                if slot is not None:
-                    parts.append(decayed(slot[0], t - slot[1], rule.half_life_days))
+        rules = model.engagement_rule_map
+        for rule_id, items in self.buf.items():
+            rule = rules.get(rule_id)
+            if rule is None or not rule.buffered:
+                continue
+            counted = 0
+            for te, _eid in items:
+                if rule.window_days is not None and t - te >= rule.window_days * DAY:
+                    break
+                parts.append(decayed(rule.points, t - te, rule.half_life_days))
+                counted += 1
+                if rule.cap is not None and counted >= rule.cap:
+                    break
+        for rule_id, slot in self.acc.items():
+            rule = rules.get(rule_id)
+            if rule is None or rule.buffered:
+                continue
+            parts.append(decayed(slot[0], t - slot[1], rule.half_life_days))
         return math.fsum(parts)
 
     def engagement_at(self, model: ScoringModel, t: float) -> float:

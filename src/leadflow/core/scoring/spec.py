@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -216,6 +217,18 @@ class ScoringModel(_Strict):
     @property
     def ref(self) -> str:
         return f"{self.key}@v{self.version}"
+
+    @cached_property
+    def rules_by_event(self) -> dict[str, tuple[EngagementRule, ...]]:
+        """Engagement rules per event type, in file order (so an event is tested against its type's rules only)."""
+        out: dict[str, list[EngagementRule]] = {}
+        for rule in self.engagement.rules:
+            out.setdefault(rule.event, []).append(rule)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def engagement_rule_map(self) -> dict[str, EngagementRule]:
+        return {rule.id: rule for rule in self.engagement.rules}
 
 
 class ModelFileError(ValueError):
