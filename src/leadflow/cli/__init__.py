@@ -286,11 +286,33 @@ def model_upload(path: Path, activate: Annotated[bool, typer.Option(help="Activa
     from leadflow.core.scoring.spec import ModelFileError
 
     try:
-        key, version = _lf(database_url, workspace).install_model(path.read_text(encoding="utf-8"), source=str(path),
-                                                                  activate=activate)
+        text = path.read_text(encoding="utf-8")
+        with _progress() as bar:
+            task = bar.add_task("rescoring every lead", total=None, visible=activate)
+            key, version = _lf(database_url, workspace).install_model(
+                text, source=str(path), activate=activate,
+                progress=lambda done, total: bar.update(task, completed=done, total=total))
     except (ModelFileError, ValueError, OSError) as exc:
         _fail(str(exc))
     console.print(f"model {key} v{version} stored{' and activated' if activate else ''}")
+
+
+@app.command("rescore")
+def rescore_cmd(model: Annotated[str | None, typer.Option(help="Only this model key (default: every active model).")] = None,
+                stages: Annotated[bool, typer.Option(help="Also replay stages under the lifecycle model.")] = True,
+                database_url: DbOpt = None, workspace: WsOpt = None) -> None:
+    """Recompute every lead's fit, grade and engagement on the batch engine (DuckDB) and write them back;
+    with --stages (default) also replay each lead's stage under the lifecycle model."""
+    lf = _lf(database_url, workspace)
+    with _progress() as bar:
+        task = bar.add_task("rescoring", total=None)
+        try:
+            rep = lf.rescore(model_key=model, stages=stages,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except LookupError as exc:
+            _fail(str(exc))
+    console.print(f"{rep.leads} leads, models {', '.join(rep.models)}: {rep.scores_written} scores written, "
+                  f"{rep.requalified} leads requalified, {rep.transitions} stage changes")
 
 
 @model_app.command("list")
@@ -364,5 +386,8 @@ def main() -> None:  # pragma: no cover
 
 # ----------------------------------------------------------------------------------------- sub-apps
 # Each area's commands live in their own module (leadflow/cli/<area>.py) and are mounted here, one line each.
-from leadflow.cli.users import app as users_app; app.add_typer(users_app, name="users")  # noqa: E402, E702
+from leadflow.cli.users import app as users_app  # noqa: E402, I001
+
+app.add_typer(users_app, name="users")
 from leadflow.cli.webhooks import app as webhooks_app; app.add_typer(webhooks_app, name="webhooks")  # noqa: E402, E702, I001
+from leadflow.cli.predict import app as predict_app; app.add_typer(predict_app, name="predict")  # noqa: E402, E702, I001
