@@ -19,13 +19,14 @@ def day(d: float) -> datetime:
 
 
 class StoreBuilder:
-    def __init__(self, url: str, slug: str = "acme") -> None:
+    def __init__(self, url: str, slug: str = "acme", workspace_id: str | None = None) -> None:
         self.url = url
         self.db = Database(url)
         upgrade(self.db)
-        self.ws = new_id()
-        with self.db.session() as s:
-            s.add(Workspace(id=self.ws, slug=slug, name=slug, lifecycle_model="default", created_at=T0))
+        self.ws = workspace_id or new_id()
+        if workspace_id is None:
+            with self.db.session() as s:
+                s.add(Workspace(id=self.ws, slug=slug, name=slug, lifecycle_model="default", created_at=T0))
         self.rows: list[tuple[type, dict[str, Any]]] = []
         self.ids: dict[str, str] = {}
 
