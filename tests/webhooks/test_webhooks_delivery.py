@@ -184,3 +184,13 @@ def test_worker_thread_delivers(lf, receiver):
     rows, log = _state(lf)
     _check_exactly_once_in_log(rows, log)
     assert worker.total.succeeded == 3
+
+
+def test_leased_rows_are_not_claimed_twice(lf):
+    _subscribe(lf, "http://127.0.0.1:9/never")
+    lf.upsert_leads([{"email": f"l{i}@acme.io"} for i in range(4)])
+    now = utcnow() + timedelta(seconds=1)
+    first = wh.claim_due(lf.db, now, 3, "w1", POLICY)
+    second = wh.claim_due(lf.db, now, 10, "w2", POLICY)
+    assert len(first) == 3 and len(second) == 1 and not {c.id for c in first} & {c.id for c in second}
+    assert wh.claim_due(lf.db, now, 10, "w3", POLICY) == []

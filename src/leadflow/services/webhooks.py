@@ -472,11 +472,19 @@ def claim_due(database: Database, now: datetime, limit: int, worker_id: str, pol
             out.append(Claimed(row.id, row.workspace_id, row.subscription_id, row.event_id, row.kind,
                                dict(row.payload), row.attempts, row.cycle_attempts, as_utc(row.cycle_started_at),
                                url, secret))
-        if out:
-            s.execute(update(WebhookOutbox).where(WebhookOutbox.id.in_([c.id for c in out]))
-                      .values(locked_by=worker_id,
-                              locked_until=now + timedelta(seconds=policy.lease + policy.timeout * len(out))))
-        return out
+        if not out:
+            return out
+        # the lease is taken only where it is still free: on PostgreSQL the rows are locked anyway; on SQLite
+        # (no row locks, the SELECT runs before the write transaction) this keeps a second worker from taking
+        # the same rows
+        got = set(s.scalars(
+            update(WebhookOutbox)
+            .where(WebhookOutbox.id.in_([c.id for c in out]), WebhookOutbox.status == PENDING,
+                   (WebhookOutbox.locked_until.is_(None)) | (WebhookOutbox.locked_until < now))
+            .values(locked_by=worker_id,
+                    locked_until=now + timedelta(seconds=policy.lease + policy.timeout * len(out)))
+            .returning(WebhookOutbox.id), execution_options={"synchronize_session": False}))
+        return [c for c in out if c.id in got]
 
 
 def _destination_error(url: str) -> str | None:
