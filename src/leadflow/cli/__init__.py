@@ -391,3 +391,4 @@ from leadflow.cli.users import app as users_app  # noqa: E402, I001
 app.add_typer(users_app, name="users")
 from leadflow.cli.webhooks import app as webhooks_app; app.add_typer(webhooks_app, name="webhooks")  # noqa: E402, E702, I001
 from leadflow.cli.predict import app as predict_app; app.add_typer(predict_app, name="predict")  # noqa: E402, E702, I001
+from leadflow.cli.analytics import app as analytics_app; app.add_typer(analytics_app, name="analytics")  # noqa: E402, E702, I001
