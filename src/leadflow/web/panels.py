@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from leadflow.core.permissions import Action
+from leadflow.core.timeutil import utcnow
 from leadflow.web.auth import WebUser
 from leadflow.web.common import available
 
@@ -21,9 +22,25 @@ def predictive_panel(s: Any, workspace_id: str, lead: Any, user: WebUser) -> dic
 
 
 def bant_panel(s: Any, workspace_id: str, lead: Any, user: WebUser) -> dict[str, Any]:
-    if not available("leadflow.services.handoff.bant"):
+    if not available("leadflow.services.handoff.work"):
         return {"available": False, "why": "BANT qualification is not available yet (the handoff service has not landed)."}
-    return {"available": False, "why": "BANT qualification is not available yet."}
+    from leadflow.core.handoff.bant import AUTHORITY_KINDS, PAIN_CATEGORIES, Criterion, CriterionState
+    from leadflow.services.handoff import work
+    from leadflow.services.handoff.common import load_config
+
+    rec = work.bant_record(s, workspace_id, lead.id)
+    crit = {c.value: {"state": r.state.value, "details": dict(r.details or {}), "by": r.recorded_by, "at": r.recorded_at}
+            for c, r in rec.criteria.items()}
+    try:
+        rule = load_config(s, workspace_id).sql_rule.describe()
+    except Exception:  # noqa: BLE001 - the rule text is informative only
+        rule = ""
+    editable = lead.stage in ("mql", "sal") and user.can(Action.HANDOFF_WORK)
+    why = "" if editable else (f"BANT is recorded on MQL or SAL leads; this lead is {lead.stage}."
+                               if user.can(Action.HANDOFF_WORK) else "")
+    return {"available": True, "criteria": crit, "order": [c.value for c in Criterion],
+            "states": [x.value for x in CriterionState], "authority_kinds": AUTHORITY_KINDS,
+            "pain_categories": PAIN_CATEGORIES, "editable": editable, "why": why, "rule": rule}
 
 
 # ------------------------------------------------------------------------------------------ jobs
@@ -131,3 +148,74 @@ def start_import(st: Any, path: Any, kind: str, mapping: dict[str, str | None], 
 
     _runner(st).submit(job_id, work)
     return job_id
+
+
+# ------------------------------------------------------------------------------------------ SDR queue
+QUEUE_LIMIT = 200
+
+
+def rep_key_for(s: Any, workspace_id: str, user: WebUser) -> str | None:
+    """The handoff rep this user works as: ``users.rep_id`` (a rep key) or the rep with the user's email."""
+    from sqlalchemy import func, or_, select
+
+    from leadflow.store import handoff_tables as ht
+
+    conds = [func.lower(ht.Rep.email) == user.email]
+    if user.rep_id:
+        conds.append(ht.Rep.key == user.rep_id)
+    return s.scalar(select(ht.Rep.key).where(ht.Rep.workspace_id == workspace_id, ht.Rep.active.is_(True),
+                                             or_(*conds)).limit(1))
+
+
+def queue_panel(s: Any, workspace_id: str, user: WebUser) -> dict[str, Any]:
+    if not (available("leadflow.services.handoff.work") and available("leadflow.store.handoff_tables")):
+        return {"available": False,
+                "why": "The SDR queue is not available yet: the handoff service (queue, SLA clocks) has not landed."}
+    from sqlalchemy import and_, func, select
+
+    from leadflow.core.handoff.workflow import REASONS, TouchKind, TouchOutcome
+    from leadflow.core.timeutil import as_utc
+    from leadflow.store import handoff_tables as ht
+    from leadflow.store.tables import Account, Lead, ScoreState
+
+    rep = rep_key_for(s, workspace_id, user)
+    team = rep is None and user.can(Action.TEAM_MANAGE)
+    base = {"available": True, "rep": rep, "team": team, "rows": [],
+            "reasons": [(code.value, info.label, info.disposition.value) for code, info in REASONS.items()],
+            "kinds": [k.value for k in TouchKind], "outcomes": [o.value for o in TouchOutcome]}
+    if rep is None and not team:
+        base["why"] = ("Your user is not linked to a sales rep. An admin can add you as a rep with your email "
+                       f"({user.email}) or link your user to a rep key.")
+        return base
+    A = ht.Assignment
+    touches = (select(ht.Touch.assignment_id, func.count().label("n"), func.max(ht.Touch.at).label("last"))
+               .where(ht.Touch.workspace_id == workspace_id).group_by(ht.Touch.assignment_id).subquery())
+    q = (select(A, Lead.email, Lead.first_name, Lead.last_name, Lead.title, Lead.stage, Lead.lead_status,
+                Account.name, Account.domain, ScoreState.grade, ScoreState.engagement, touches.c.n, touches.c.last)
+         .join(Lead, Lead.id == A.lead_id)
+         .outerjoin(Account, Account.id == Lead.account_id)
+         .outerjoin(ScoreState, and_(ScoreState.lead_id == Lead.id, ScoreState.model_key == "default"))
+         .outerjoin(touches, touches.c.assignment_id == A.id)
+         .where(A.workspace_id == workspace_id, A.closed_at.is_(None)))
+    if not team:
+        q = q.where(A.rep_key == rep)
+    rows = []
+    for a, email, first, last, title, stage, status, acc_name, domain, grade, eng, n, last_touch in s.execute(
+            q.limit(QUEUE_LIMIT * 5)):
+        if a.first_touch_at is None and a.first_touch_due is not None:
+            due, due_kind = a.first_touch_due, "first touch"
+        elif a.decided_at is None and a.decision_due is not None:
+            due, due_kind = a.decision_due, "decision"
+        else:
+            due, due_kind = None, ""
+        rows.append({"lead_id": a.lead_id, "name": f"{first or ''} {last or ''}".strip() or email, "email": email,
+                     "title": title, "company": acc_name or domain, "stage": stage, "status": status, "role": a.role,
+                     "rep": a.rep_key, "assigned_at": a.assigned_at, "due": as_utc(due) if due else None,
+                     "due_kind": due_kind, "explanation": a.explanation, "grade": grade, "engagement": eng,
+                     "touches": n or 0, "last_touch": last_touch, "recycled": a.recycled,
+                     "can_accept": a.role == "sdr" and stage == "mql" and a.decided_at is None,
+                     "breached": bool(a.first_touch_breached_at or a.decision_breached_at)})
+    far = as_utc(utcnow()).replace(year=9999)
+    rows.sort(key=lambda r: (r["due"] or far, r["lead_id"]))
+    base["rows"] = rows[:QUEUE_LIMIT]
+    return base

@@ -119,9 +119,9 @@ def logout(request: Request, user: WebUser = Depends(need(Action.LEADS_READ))) -
     return resp
 
 
-@router.get("/healthz-web", response_class=HTMLResponse)
-def healthz() -> Response:
-    return HTMLResponse("ok")
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 def _login_required(request: Request, exc: Exception) -> Response:

@@ -195,3 +195,80 @@ def _detail_error(request: Request, user: WebUser, lead_id: str, message: str) -
             return _not_found(request, user)
         ctx = lead_context(s, st.workspace_id, lead, user)
     return render(request, user, "lead.html", status=422, from_epoch=from_epoch, error=message, **ctx)
+
+
+BANT_FIELDS = {
+    "budget": ("amount", "currency", "confirmed"),
+    "authority": ("role", "kind"),
+    "need": ("pain_category", "description"),
+    "timeline": ("target_date", "quarter"),
+}
+
+
+@router.post("/leads/{lead_id}/bant")
+async def save_bant(lead_id: str, request: Request,
+                    user: WebUser = Depends(need(Action.HANDOFF_WORK))) -> Response:  # noqa: B008
+    """Record the BANT criteria whose state or details changed (each a new version; history kept)."""
+    from leadflow.services.handoff import work
+    from leadflow.services.handoff.common import HandoffError
+
+    st = web(request)
+    form = await form_data(request)
+    try:
+        with st.session() as s:
+            lead = _lead_or_404(s, st.workspace_id, lead_id)
+            if lead is None:
+                return _not_found(request, user)
+            current = work.bant_record(s, st.workspace_id, lead.id)
+            for crit, names in BANT_FIELDS.items():
+                state = clean(form.get(f"{crit}_state"), f"bant.{crit}.state", 20) or "unknown"
+                details: dict[str, Any] = {}
+                for n in names:
+                    if n == "confirmed":
+                        details[n] = form.get(f"{crit}_{n}") == "on"
+                    else:
+                        v = clean(form.get(f"{crit}_{n}"), f"bant.{crit}.{n}", 2000)
+                        details[n] = v or None
+                if crit == "authority":
+                    details["other_deciders"] = []
+                rec = next(r for c, r in current.criteria.items() if c.value == crit)
+                old = {k: v for k, v in dict(rec.details or {}).items() if k != "note"}
+                new_clean = {k: v for k, v in details.items()}
+                if rec.state.value == state and _same_details(old, new_clean):
+                    continue
+                work.record_bant(s, st.workspace_id, lead.id, crit, state, details, by=user.email)
+    except HandoffError as exc:
+        return _detail_error(request, user, lead_id, f"{exc.field}: {exc.reason}")
+    except ValueError as exc:
+        return _detail_error(request, user, lead_id, str(exc))
+    return RedirectResponse(f"/leads/{lead_id}?msg=bant", status_code=303)
+
+
+def _same_details(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def norm(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return "" if v in (None, [], False) else str(v)
+
+    keys = set(old) | set(new)
+    return all(norm(old.get(k)) == norm(new.get(k)) for k in keys)
+
+
+@router.post("/leads/{lead_id}/bant/evaluate")
+async def evaluate_bant(lead_id: str, request: Request,
+                        user: WebUser = Depends(need(Action.HANDOFF_WORK))) -> Response:  # noqa: B008
+    from leadflow.services.handoff import work
+    from leadflow.services.handoff.common import HandoffError
+
+    st = web(request)
+    try:
+        with st.session() as s:
+            lead = _lead_or_404(s, st.workspace_id, lead_id)
+            if lead is None:
+                return _not_found(request, user)
+            verdict, where = work.evaluate_bant(s, st.workspace_id, lead.id, by=user.email)
+    except HandoffError as exc:
+        return _detail_error(request, user, lead_id, f"{exc.field}: {exc.reason}")
+    except (IllegalTransition, ValueError) as exc:
+        return _detail_error(request, user, lead_id, str(exc))
+    return RedirectResponse(f"/leads/{lead_id}?msg=bant", status_code=303)

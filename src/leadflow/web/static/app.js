@@ -16,7 +16,8 @@
   function fmt(seconds) {
     var s = Math.abs(Math.round(seconds));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-    var out = d > 0 ? d + "d " + h + "h" : h > 0 ? h + "h " + m + "m" : m + "m " + (sec < 10 ? "0" : "") + sec + "s";
+    var ss = (sec < 10 ? "0" : "") + sec + "s";
+    var out = d > 0 ? d + "d " + h + "h " + m + "m" : h > 0 ? h + "h " + m + "m " + ss : m + "m " + ss;
     return seconds < 0 ? "overdue " + out : out;
   }
   function tick() {
