@@ -445,10 +445,22 @@ class Ingestor:
                 cur = last.get(row["lead_id"])
                 if cur is None or row["at"] >= cur["at"]:
                     last[row["lead_id"]] = row
+        missing = [lid for lid in stage_updates if lid not in last]
+        if missing:  # manual, imported or outcome moves: their row is already in the stage history
+            for part in _chunks(sorted(missing)):
+                for r in self.s.execute(select(StageChange.lead_id, StageChange.to_stage, StageChange.at,
+                                               StageChange.actor, StageChange.actor_id, StageChange.reason,
+                                               StageChange.rule).where(
+                        StageChange.workspace_id == self.ws.id, StageChange.lead_id.in_(part),
+                        StageChange.superseded_at.is_(None)).order_by(StageChange.at, StageChange.recorded_at)):
+                    if r.to_stage == stage_updates[r.lead_id]:
+                        last[r.lead_id] = {"at": r.at, "actor": r.actor, "actor_id": r.actor_id, "reason": r.reason,
+                                           "rule": r.rule}
         out = []
         for lid, to in sorted(stage_updates.items()):
             row = last.get(lid)
             data = {"from": leads[lid].stage, "to": to, "actor": row["actor"] if row else None,
+                    "actor_id": row.get("actor_id") if row else None,
                     "reason": row["reason"] if row else None, "rule": row["rule"] if row else None}
             at = row["at"] if row else now
             out.append(Signal("stage.changed", lid, at, data))

@@ -25,7 +25,10 @@ KINDS = ("lead.created", "stage.changed", "lead.mql", "lead.sql", "lead.assigned
          "outcome.recorded")
 
 #: in order: the handoff reacts first (routing a new MQL emits lead.assigned), the webhook outbox last
-SUBSCRIBERS: tuple[str, ...] = ()
+SUBSCRIBERS: tuple[str, ...] = (
+    "leadflow.services.handoff:on_signals",
+    "leadflow.services.webhooks:on_signals",
+)
 
 
 @dataclass(frozen=True)
