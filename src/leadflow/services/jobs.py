@@ -4,7 +4,10 @@ A job is created (``queued``) inside the request's transaction, then handed to a
 thread pool in the serving process) once that transaction has committed. The runner marks it ``running``,
 calls the work function with a ``progress(done, total)`` callback (written to the row at most every
 ``PROGRESS_EVERY`` seconds, and at the end), and stores its JSON result (``succeeded``) or error (``failed``).
-Anyone can poll the row. A job found ``queued`` or ``running`` when a runner starts belonged to a process that
+Anyone can poll the row. On SQLite, progress is kept in the runner's memory instead of being written while the
+job runs (a job such as an import holds SQLite's single write lock for its whole transaction, so a progress
+write from another connection would wait for it): :meth:`JobRunner.live` gives it to readers in this process.
+A job found ``queued`` or ``running`` when a runner starts belonged to a process that
 died: it is marked failed with that reason (re-run it; the work functions are idempotent).
 """
 
@@ -72,6 +75,12 @@ class JobRunner:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leadflow-job")
         self.pending = 0
         self._lock = threading.Lock()
+        self._live: dict[str, tuple[int, int | None]] = {}
+        self._persist_progress = db.engine.dialect.name != "sqlite"
+
+    def live(self, job_id: str) -> tuple[int, int | None] | None:
+        """In-memory progress (done, total) of a job running in this process, if any."""
+        return self._live.get(job_id)
 
     def recover(self) -> int:
         """Mark jobs left queued/running by a dead process as failed; returns how many."""
@@ -95,6 +104,9 @@ class JobRunner:
             last = [0.0]
 
             def progress(done: int, total: int | None) -> None:
+                self._live[job_id] = (int(done), None if total is None else int(total))
+                if not self._persist_progress:
+                    return
                 now = time.monotonic()
                 if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
                     last[0] = now
@@ -103,20 +115,23 @@ class JobRunner:
             try:
                 result = work(progress)
             except JobFailed as exc:
-                self._set(job_id, status="failed", error=str(exc), result=exc.result, finished_at=utcnow())
+                done, total = self._live.get(job_id, (0, None))
+                self._set(job_id, status="failed", done=done, total=total, error=str(exc), result=exc.result, finished_at=utcnow())
             except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, not raised
                 log.exception("job %s failed", job_id)
                 self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utcnow())
             else:
+                done, total = self._live.get(job_id, (0, None))
                 with self.db.session() as s:
                     job = s.get(Job, job_id)
                     if job is not None:
                         job.status = "succeeded"
                         job.result = result or {}
                         job.finished_at = utcnow()
-                        if job.total is not None:
-                            job.done = job.total
+                        job.total = total if total is not None else job.total
+                        job.done = job.total if job.total is not None else done
         finally:
+            self._live.pop(job_id, None)
             with self._lock:
                 self.pending -= 1
 

@@ -86,11 +86,11 @@ def upload(request: Request, who: ImportsWrite,
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="An import's progress, counts and per-row errors")
-def get_import(job_id: str, session: SessionDep, who: PrincipalDep) -> JobOut:
+def get_import(job_id: str, request: Request, session: SessionDep, who: PrincipalDep) -> JobOut:
     try:
         job = jobs_svc.get_job(session, who.workspace_id, job_id)
     except LookupError:
         raise Problem(404, f"no import {job_id}") from None
     if job.kind != "import":
         raise Problem(404, f"no import {job_id}")
-    return job_view(job)
+    return job_view(job, request.app.state.jobs)

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -18,6 +18,8 @@ from leadflow.services import workspaces as ws_svc
 from leadflow.store.tables import ScoringModelRow, Workspace
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Key = Annotated[str, Path(max_length=64)]
 MAX_MODEL_BYTES = 256 * 1024
 
 
@@ -67,7 +69,7 @@ def _row(session: SessionDep, workspace_id: str, key: str, version: int) -> Scor
 
 
 @router.get("/{key}/versions/{version}", response_model=ModelDetail, summary="One version with its YAML")
-def get_version(key: str, version: int, session: SessionDep, who: ModelsRead) -> dict[str, Any]:
+def get_version(key: Key, version: Version, session: SessionDep, who: ModelsRead) -> dict[str, Any]:
     return _view(_row(session, who.workspace_id, key, version), _lifecycle(session, who.workspace_id), True)
 
 
@@ -86,7 +88,7 @@ def upload(body: ModelUpload, session: SessionDep, who: ModelsWrite) -> dict[str
 
 @router.post("/{key}/versions/{version}/activate", response_model=JobOut, status_code=202,
              summary="Activate a version; starts a background rescore (poll GET /v1/jobs/{id})")
-def activate(key: str, version: int, request: Request, who: ModelsActivate) -> JobOut:
+def activate(key: Key, version: Version, request: Request, who: ModelsActivate) -> JobOut:
     db = request.app.state.db
     with db.session() as s:  # committed before the job starts
         _row(s, who.workspace_id, key, version)
