@@ -321,6 +321,3 @@ def test_concurrent_routing_assigns_once(pg_url, clock, monkeypatch):
         assert sorted(r.rep_key for r in rows) == ["a", "a", "b", "b", "c", "c"]
     db.dispose()
 
-
-def test_time_is_utc(hs):
-    assert T0.tzinfo is UTC and T0 < datetime.now(UTC)
