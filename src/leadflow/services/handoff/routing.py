@@ -205,15 +205,22 @@ def assign(session: Session, workspace: Workspace | str, lead_id: str, rep_key: 
 def on_signals(session: Session, workspace_id: str, signals: Sequence[Signal]) -> list[Signal]:
     """The handoff's subscriber: route each new MQL (to an SDR) and SQL (to an AE), follow exits and outcomes.
 
-    Returns the ``lead.assigned`` signals for the subscribers after it (e.g. webhooks).
+    Returns the ``lead.assigned`` signals for the subscribers after it (e.g. webhooks). A workspace
+    without any rep does not use the handoff: its MQLs are not queued (no flood of "unassigned" alerts).
     """
     from leadflow.services.handoff.work import on_exit, on_outcome, on_requalified
 
     out: list[Signal] = []
+    has_team: bool | None = None
     for s in signals:
         if s.lead_id is None:
             continue
         if s.kind in ("lead.mql", "lead.sql"):
+            if has_team is None:  # no reps yet: the handoff is not in use in this workspace, nothing to route
+                has_team = session.scalar(select(ht.Rep.id).where(ht.Rep.workspace_id == workspace_id).limit(1)
+                                          ) is not None
+            if not has_team:
+                continue
             lead = get_lead(session, workspace_id, s.lead_id)
             target = s.kind.removeprefix("lead.")
             if lead.stage != target:  # moved on within the same unit of work
