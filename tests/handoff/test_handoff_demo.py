@@ -12,6 +12,7 @@ from leadflow.services import workspaces as ws_svc
 from leadflow.services.demo import load_demo
 from leadflow.services.handoff import reports
 from leadflow.services.handoff.demo import seed_demo_team, simulate_activity
+from leadflow.services.handoff.routing import route_pending
 from leadflow.store import handoff_tables as ht
 from leadflow.store.db import Database
 from leadflow.store.migrate import upgrade
@@ -23,11 +24,15 @@ def test_demo_team_and_activity(sqlite_url, monkeypatch):
     upgrade(db)
     with db.session() as s:
         ws_id = ws_svc.get_or_create_workspace(s, "acme").id
-        assert seed_demo_team(s, ws_id) == {"territories": 5, "reps": 8}
-        assert seed_demo_team(s, ws_id) == {"territories": 0, "reps": 0}  # idempotent
     cfg = DemoConfig(seed=3, accounts=40, leads=200, start=datetime(2026, 1, 1, tzinfo=UTC), days=60,
                      events_per_lead=12)
-    load_demo(db, ws_id, cfg)
+    load_demo(db, ws_id, cfg)  # before the team exists: nothing is routed or queued
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ht.Assignment)) == 0
+        assert seed_demo_team(s, ws_id) == {"territories": 5, "reps": 8}
+        assert seed_demo_team(s, ws_id) == {"territories": 0, "reps": 0}  # idempotent
+        assert len(route_pending(s, ws_id)) > 10
+        assert route_pending(s, ws_id) == []  # all routed now
     with db.session() as s:
         routed = s.scalar(select(func.count()).select_from(ht.Assignment).where(ht.Assignment.workspace_id == ws_id))
         assert routed > 10

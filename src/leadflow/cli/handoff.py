@@ -381,8 +381,10 @@ def report_cmd(since: Annotated[datetime | None, typer.Option()] = None,
 def demo_cmd(seed: Annotated[int, typer.Option()] = 7, database_url: DbOpt = None, workspace: WsOpt = None) -> None:
     """Seed the demo sales team and simulate SDR/AE activity on the open demo MQLs."""
     from leadflow.services.handoff.demo import seed_demo_team, simulate_activity
+    from leadflow.services.handoff.routing import route_pending
 
     with _unit(database_url, workspace) as (s, ws):
         made = seed_demo_team(s, ws)
+        routed = len(route_pending(s, ws, limit=2000))
         counts = simulate_activity(s, ws, seed=seed)
-    console.print(f"team: {made}; activity: {counts}")
+    console.print(f"team: {made}; routed {routed} waiting leads; activity: {counts}")

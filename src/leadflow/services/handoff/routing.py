@@ -238,3 +238,26 @@ def on_signals(session: Session, workspace_id: str, signals: Sequence[Signal]) -
         elif s.kind == "outcome.recorded":
             on_outcome(session, workspace_id, s.lead_id, s.at, s.data)
     return out
+
+
+def route_pending(session: Session, workspace_id: str, *, limit: int = 1000, at: datetime | None = None
+                  ) -> list[RouteResult]:
+    """Route MQL / SQL leads that have no open assignment (e.g. qualified before the team was set up)."""
+    from sqlalchemy import func
+
+    from leadflow.core.timeutil import as_utc
+    from leadflow.store.tables import Lead, StageChange
+
+    A = ht.Assignment
+    open_ids = select(A.lead_id).where(A.workspace_id == workspace_id, A.open_lead_id.is_not(None))
+    ids = session.scalars(select(Lead.id).where(Lead.workspace_id == workspace_id,
+                                                Lead.stage.in_((Stage.MQL.value, Stage.SQL.value)),
+                                                Lead.id.not_in(open_ids)).order_by(Lead.id).limit(limit)).all()
+    out = []
+    for lid in ids:
+        stage = session.scalar(select(Lead.stage).where(Lead.id == lid))
+        since = session.scalar(select(func.max(StageChange.at)).where(
+            StageChange.workspace_id == workspace_id, StageChange.lead_id == lid, StageChange.to_stage == stage,
+            StageChange.superseded_at.is_(None)))
+        out.append(route(session, workspace_id, lid, at=at, qualified_at=as_utc(since) if since else None))
+    return out
