@@ -358,7 +358,7 @@ def demo_cmd(
     from datetime import UTC, timedelta
 
     from leadflow.demo.generator import DemoConfig
-    from leadflow.services.demo import load_demo
+    from leadflow.services.demo import DEMO_PASSWORD, build_demo
 
     lf = _lf(database_url, workspace or "demo")
     if sum(lf.funnel().values()):
@@ -367,10 +367,16 @@ def demo_cmd(
         start = (datetime.now(UTC) - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
         cfg = DemoConfig(seed=seed, accounts=accounts, leads=leads, start=start, days=days)
         with _progress() as prog:
-            tasks = {k: prog.add_task(f"demo {k}", total=None) for k in ("accounts", "leads", "events", "outcomes")}
-            counts = load_demo(lf.db, lf.workspace_id, cfg, batch_size=lf.settings.batch_size,
-                               progress=lambda kind, n: prog.advance(tasks[kind], n))
-        console.print(", ".join(f"{v:,} {k}" for k, v in counts.items()))
+            tasks = {k: prog.add_task(f"demo {k}", total=None)
+                     for k in ("accounts", "leads", "events", "outcomes", "handoff")}
+            counts = build_demo(lf.db, lf.workspace_id, cfg, batch_size=lf.settings.batch_size,
+                                progress=lambda kind, n: prog.advance(tasks[kind], n))
+        console.print(", ".join(f"{counts[k]:,} {k}" for k in ("accounts", "leads", "events", "outcomes")))
+        console.print(f"sales team: {counts['team']}; {counts['routed']} MQLs routed; SDR activity: "
+                      f"{counts['activity']}; {counts['spend_rows']} channel-spend rows")
+        console.print(f"web app users (password [bold]{DEMO_PASSWORD}[/bold]): {', '.join(counts['users'])}")
+        console.print(f"ingest key for the snippet demo page (shown once): {counts['ingest_key']}\n"
+                      f"  try it at http://127.0.0.1:8000/t/demo?key={counts['ingest_key']} once the app runs")
     _print_funnel(lf.funnel())
     top = lf.top_leads(10)
     _print_top(top)
