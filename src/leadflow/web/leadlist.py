@@ -27,6 +27,7 @@ from leadflow.store.tables import Account, Lead, ScoreState
 SORTS = ("score", "fit", "newest")
 GRADES = ("A", "B", "C", "D")
 PAGE_SIZE = 50
+SMALL_SET = 3000  # filters matching at most this many leads are served from their match set
 
 
 class FilterError(ValueError):
@@ -129,55 +130,126 @@ def _prefix_range(col: Any, prefix: str) -> Any:
     return and_(col >= prefix, col < prefix + "\uffff")
 
 
+def lead_conditions(f: LeadFilter) -> list[Any]:
+    """The filters on lead columns (each backed by an index on (workspace_id, column))."""
+    conds: list[Any] = []
+    if f.q:
+        term = f.q.strip()
+        conds.append(or_(_prefix_range(Lead.email, term.lower()),
+                         _prefix_range(Lead.last_name, term[:1].upper() + term[1:])))
+    if f.stage:
+        conds.append(Lead.stage == f.stage)
+    if f.status:
+        conds.append(Lead.lead_status == f.status)
+    if f.owner:
+        conds.append(Lead.owner == f.owner)
+    if f.source:
+        conds.append(Lead.source == f.source)
+    return conds
+
+
+def _score_conditions(f: LeadFilter) -> list[Any]:
+    conds: list[Any] = []
+    if f.grade:
+        conds.append(ScoreState.grade == f.grade)
+    if f.score_min is not None:
+        conds.append(ScoreState.engagement >= f.score_min)
+    if f.score_max is not None:
+        conds.append(ScoreState.engagement <= f.score_max)
+    return conds
+
+
+def _sort_value(f: LeadFilter, row: Any) -> Any:
+    return row.engagement if f.sort == "score" else row.fit if f.sort == "fit" else row.created_at
+
+
 def list_leads(session: Session, workspace_id: str, model_key: str, f: LeadFilter) -> LeadPage:
-    cols = (Lead.id, Lead.email, Lead.first_name, Lead.last_name, Lead.title, Lead.stage, Lead.lead_status,
+    """One page of leads. Two plans, chosen per request:
+
+    * **Match set** (a search or filters on lead columns matching at most ``SMALL_SET`` leads): the matches and
+      their sort keys are read from the lead indexes (no ORDER BY, so no database walks the sort index), sorted
+      here, and only the page's rows fetched by primary key.
+    * **Sort-index walk** (no lead filter, or one matching many leads): the sort index is walked from the
+      cursor and the filters checked row by row; matches are dense, so a page is found after a few rows.
+    """
+    cursor = decode_cursor(f.cursor) if f.cursor else None
+    if cursor is not None and f.sort == "newest" and isinstance(cursor[0], str):
+        from leadflow.core.timeutil import parse_ts
+
+        cursor = (parse_ts(cursor[0]), cursor[1])
+    lead_conds, score_conds = lead_conditions(f), _score_conditions(f)
+    state_join = and_(ScoreState.lead_id == Lead.id, ScoreState.model_key == model_key)
+    if lead_conds:
+        keyed = (select(Lead.id, Lead.created_at, ScoreState.engagement, ScoreState.fit)
+                 .select_from(Lead)
+                 .join(ScoreState, state_join) if f.sort != "newest" or score_conds else
+                 select(Lead.id, Lead.created_at, ScoreState.engagement, ScoreState.fit)
+                 .select_from(Lead).outerjoin(ScoreState, state_join))
+        found = session.execute(keyed.where(Lead.workspace_id == workspace_id, *lead_conds, *score_conds)
+                                .limit(SMALL_SET + 1)).all()
+        if len(found) <= SMALL_SET:
+            return _page_from_set(session, model_key, f, found, cursor)
+    return _page_by_walk(session, workspace_id, model_key, f, lead_conds + score_conds, cursor)
+
+
+def _columns() -> tuple[Any, ...]:
+    return (Lead.id, Lead.email, Lead.first_name, Lead.last_name, Lead.title, Lead.stage, Lead.lead_status,
             Lead.owner, Lead.source, Lead.created_at, Account.domain, Account.name.label("account_name"),
             ScoreState.fit, ScoreState.grade, ScoreState.engagement, ScoreState.last_event_at,
             ScoreState.state, ScoreState.scored_at)
-    if f.sort in ("score", "fit"):
-        key = ScoreState.engagement if f.sort == "score" else ScoreState.fit
-        q = (select(*cols).select_from(ScoreState).join(Lead, Lead.id == ScoreState.lead_id)
-             .where(ScoreState.workspace_id == workspace_id, ScoreState.model_key == model_key))
-        idcol = ScoreState.lead_id
-    else:
-        key = Lead.created_at
-        q = (select(*cols).select_from(Lead)
-             .outerjoin(ScoreState, and_(ScoreState.lead_id == Lead.id, ScoreState.model_key == model_key))
-             .where(Lead.workspace_id == workspace_id))
-        idcol = Lead.id
-    q = q.outerjoin(Account, Account.id == Lead.account_id)
-    if f.q:
-        term = f.q.strip()
-        q = q.where(or_(_prefix_range(Lead.email, term.lower()), _prefix_range(Lead.last_name, term[:1].upper() + term[1:])))
-    if f.stage:
-        q = q.where(Lead.stage == f.stage)
-    if f.status:
-        q = q.where(Lead.lead_status == f.status)
-    if f.owner:
-        q = q.where(Lead.owner == f.owner)
-    if f.source:
-        q = q.where(Lead.source == f.source)
-    if f.grade:
-        q = q.where(ScoreState.grade == f.grade)
-    if f.score_min is not None:
-        q = q.where(ScoreState.engagement >= f.score_min)
-    if f.score_max is not None:
-        q = q.where(ScoreState.engagement <= f.score_max)
-    if f.cursor:
-        value, last_id = decode_cursor(f.cursor)
-        if f.sort == "newest":
-            from leadflow.core.timeutil import parse_ts
 
-            value = parse_ts(value) if isinstance(value, str) else value
-        q = q.where(tuple_(key, idcol) < tuple_(value, last_id))
-    q = q.order_by(key.desc(), idcol.desc()).limit(f.limit + 1)
-    rows = [dict(r._mapping) for r in session.execute(q)]
+
+def _finish(f: LeadFilter, rows: list[dict[str, Any]]) -> LeadPage:
     page = LeadPage(rows[:f.limit])
     if len(rows) > f.limit:
         last = page.rows[-1]
         v = last["engagement"] if f.sort == "score" else last["fit"] if f.sort == "fit" else last["created_at"].isoformat()
         page.next_cursor = encode_cursor(v, last["id"])
     return page
+
+
+def _page_from_set(session: Session, model_key: str, f: LeadFilter, found: list[Any],
+                   cursor: tuple[Any, str] | None) -> LeadPage:
+    from leadflow.core.timeutil import as_utc
+
+    def key(r: Any) -> tuple[Any, str]:
+        v = _sort_value(f, r)
+        if f.sort == "newest":
+            v = as_utc(v)
+        return (v if v is not None else float("-inf"), r.id)
+
+    keys = sorted(((key(r), r.id) for r in found), reverse=True)
+    if cursor is not None:
+        c = (as_utc(cursor[0]) if f.sort == "newest" else cursor[0], cursor[1])
+        keys = [k for k in keys if k[0] < c]
+    ids = [i for _, i in keys[:f.limit + 1]]
+    if not ids:
+        return LeadPage([])
+    q = (select(*_columns()).select_from(Lead)
+         .outerjoin(ScoreState, and_(ScoreState.lead_id == Lead.id, ScoreState.model_key == model_key))
+         .outerjoin(Account, Account.id == Lead.account_id).where(Lead.id.in_(ids)))
+    by_id = {r.id: dict(r._mapping) for r in session.execute(q)}
+    return _finish(f, [by_id[i] for i in ids if i in by_id])
+
+
+def _page_by_walk(session: Session, workspace_id: str, model_key: str, f: LeadFilter, conds: list[Any],
+                  cursor: tuple[Any, str] | None) -> LeadPage:
+    if f.sort in ("score", "fit"):
+        key = ScoreState.engagement if f.sort == "score" else ScoreState.fit
+        q = (select(*_columns()).select_from(ScoreState).join(Lead, Lead.id == ScoreState.lead_id)
+             .where(ScoreState.workspace_id == workspace_id, ScoreState.model_key == model_key))
+        idcol = ScoreState.lead_id
+    else:
+        key = Lead.created_at
+        q = (select(*_columns()).select_from(Lead)
+             .outerjoin(ScoreState, and_(ScoreState.lead_id == Lead.id, ScoreState.model_key == model_key))
+             .where(Lead.workspace_id == workspace_id))
+        idcol = Lead.id
+    q = q.outerjoin(Account, Account.id == Lead.account_id).where(*conds)
+    if cursor is not None:
+        q = q.where(tuple_(key, idcol) < tuple_(cursor[0], cursor[1]))
+    q = q.order_by(key.desc(), idcol.desc()).limit(f.limit + 1)
+    return _finish(f, [dict(r._mapping) for r in session.execute(q)])
 
 
 def distinct_values(session: Session, workspace_id: str, column: Any, limit: int = 50) -> list[str]:
