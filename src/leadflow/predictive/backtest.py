@@ -256,12 +256,12 @@ def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.T
         p = points.select(p_lead=points.lead_id, p_id=points.id)
         counts = counts.join(p, [counts.k_lead == p.p_lead, counts.k_id == p.p_id]).drop("p_lead", "p_id")
     counts = keep(counts)
-    parts = [counts.filter(counts[f"_lf_c{i}"] > 0).select(
-                lead_id=counts.k_lead, rule_idx=ibis.literal(i, "int16"), k_id=counts.k_id, k_t=counts.k_t,
-                c_k=counts[f"_lf_c{i}"]) for i in buffered]
-    u = parts[0]
-    for part in parts[1:]:
-        u = u.union(part)
+    # unpivot: one row per (event, buffered rule), the rule's running count picked by a CASE
+    idx = ibis.memtable(pa.table({"rule_idx": pa.array(buffered, pa.int16())}))
+    u = counts.cross_join(idx)
+    u = u.select(lead_id=u.k_lead, rule_idx=u.rule_idx, k_id=u.k_id, k_t=u.k_t,
+                 c_k=ibis.cases(*((u.rule_idx == i, u[f"_lf_c{i}"]) for i in buffered), else_=0))
+    u = u.filter(u.c_k > 0)
     rt = bx._rules_table(rules)
     u = u.join(rt, u.rule_idx == rt.rule_idx).select(
         "lead_id", "rule_idx", "k_id", "k_t", "c_k", "rule_points", "half_life_s", "window_s", "cap")

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 
 from leadflow.core.scoring.spec import ScoringModel, parse_model
-from leadflow.core.timeutil import utcnow
+from leadflow.core.timeutil import as_utc, utcnow
 from leadflow.predictive import features as F
 from leadflow.predictive.artifacts import Artifact, load, save
 from leadflow.predictive.dataset import Dataset
@@ -272,7 +272,7 @@ def predict_lead(db: Database, workspace_id: str, lead_id: str, *, name: str = "
         stale = pred is None or (last is not None and F.to_epoch(last) > F.to_epoch(pred.scored_at))
         if pred is not None and not (stale and refresh):
             return {"probability": pred.probability, "factors": pred.factors, "model_version": pred.model_version,
-                    "scored_at": pred.scored_at, "fresh": not stale}
+                    "scored_at": as_utc(pred.scored_at), "fresh": not stale}
     if not refresh:
         return None
     row, model, meta = active_model(db, workspace_id, name)
@@ -296,7 +296,7 @@ def top_predictions(db: Database, workspace_id: str, *, name: str = "conversion"
                                 LeadPrediction.scored_at).join(Lead, Lead.id == LeadPrediction.lead_id)
                          .where(LeadPrediction.workspace_id == workspace_id, LeadPrediction.model_name == name)
                          .order_by(LeadPrediction.probability.desc(), Lead.email).limit(n)).all()
-    return [{"email": e, "probability": p, "factors": f, "scored_at": t} for e, p, f, t in rows]
+    return [{"email": e, "probability": p, "factors": f, "scored_at": as_utc(t)} for e, p, f, t in rows]
 
 
 # ------------------------------------------------------------------------------------------- drift
