@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -212,7 +213,8 @@ def main() -> None:
     summary = {"benchmark": "leadlist", "leads": args.leads, "runs": args.runs, "deep_pages": DEEP_PAGES,
                "dialect": db.engine.dialect.name, "target_p95_ms": TARGET_P95_MS, "worst_p95_ms": worst,
                "meets_target": worst <= TARGET_P95_MS, "python": platform.python_version(),
-               "machine": platform.machine(), "measured_at": utcnow().isoformat(), "cases": results}
+               "machine": platform.machine(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+               "measured_at": utcnow().isoformat(), "cases": results}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     print()

@@ -37,4 +37,7 @@ WEB_LEAD_LIST_INDEXES = (
     Index("ix_leads_ws_last_name", Lead.workspace_id, Lead.last_name),
     Index("ix_score_states_ws_model_grade_eng", ScoreState.workspace_id, ScoreState.model_key, ScoreState.grade,
           ScoreState.engagement, ScoreState.lead_id),
+    # walking a sort index, each row's lead filters are checked on this index alone (no table read)
+    Index("ix_leads_list_cover", Lead.id, Lead.workspace_id, Lead.stage, Lead.lead_status, Lead.owner, Lead.source,
+          Lead.last_name),
 )

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from leadflow.core.lifecycle import LeadStatus, Stage
@@ -180,14 +180,16 @@ def list_leads(session: Session, workspace_id: str, model_key: str, f: LeadFilte
     lead_conds, score_conds = lead_conditions(f), _score_conditions(f)
     state_join = and_(ScoreState.lead_id == Lead.id, ScoreState.model_key == model_key)
     if lead_conds:
-        keyed = (select(Lead.id, Lead.created_at, ScoreState.engagement, ScoreState.fit)
-                 .select_from(Lead)
-                 .join(ScoreState, state_join) if f.sort != "newest" or score_conds else
-                 select(Lead.id, Lead.created_at, ScoreState.engagement, ScoreState.fit)
-                 .select_from(Lead).outerjoin(ScoreState, state_join))
-        found = session.execute(keyed.where(Lead.workspace_id == workspace_id, *lead_conds, *score_conds)
-                                .limit(SMALL_SET + 1)).all()
-        if len(found) <= SMALL_SET:
+        # an upper bound of the matches: the smallest match count of one filter, each counted on its own index
+        # (capped, index-only: cheap either way)
+        matched = min(session.scalar(select(func.count()).select_from(
+            select(Lead.id).where(Lead.workspace_id == workspace_id, c).limit(SMALL_SET + 1).subquery()))
+            for c in lead_conds)
+        if matched <= SMALL_SET:
+            keyed = select(Lead.id, Lead.created_at, ScoreState.engagement, ScoreState.fit).select_from(Lead)
+            keyed = (keyed.join(ScoreState, state_join) if f.sort != "newest" or score_conds
+                     else keyed.outerjoin(ScoreState, state_join))
+            found = session.execute(keyed.where(Lead.workspace_id == workspace_id, *lead_conds, *score_conds)).all()
             return _page_from_set(session, model_key, f, found, cursor)
     return _page_by_walk(session, workspace_id, model_key, f, lead_conds + score_conds, cursor)
 

@@ -15,10 +15,35 @@ from leadflow.web.common import available
 
 
 def predictive_panel(s: Any, workspace_id: str, lead: Any, user: WebUser) -> dict[str, Any]:
+    """Only whether to show the panel; its content is loaded on its own (``predictive_for``), it may take a
+    second when the lead's prediction has to be recomputed."""
     if not user.can(Action.PREDICT_READ):
         return {"available": False, "hidden": True, "why": ""}
-    return {"available": False, "hidden": False,
-            "why": "Predictive scoring is not available yet in this installation."}
+    if not available("leadflow.predictive.service"):
+        return {"available": False, "hidden": False,
+                "why": "Predictive scoring is not available yet in this installation."}
+    return {"available": False, "hidden": False, "lazy": True, "why": ""}
+
+
+def predictive_for(db: Any, workspace_id: str, lead_id: str) -> dict[str, Any]:
+    """The lead's conversion probability with its factors, from the active predictive model."""
+    if not available("leadflow.predictive.service"):
+        return {"available": False, "why": "Predictive scoring is not available yet in this installation."}
+    from leadflow.predictive.errors import PredictiveError
+    from leadflow.predictive.service import predict_lead
+
+    try:
+        pred = predict_lead(db, workspace_id, lead_id, refresh=True)
+    except PredictiveError as exc:  # no active model yet, an unreadable artifact ...
+        return {"available": False, "why": str(exc)}
+    except LookupError:
+        return {"available": False, "why": "No such lead."}
+    if pred is None:
+        return {"available": False, "why": "No prediction for this lead (it has no features to score yet)."}
+    factors = [{"text": f.get("text") or f.get("feature"), "feature": f.get("feature"), "value": f.get("value"),
+                "effect": float(f.get("effect") or 0.0)} for f in pred.get("factors") or []]
+    return {"available": True, "probability": pred["probability"], "model": f"v{pred.get('model_version')}",
+            "scored_at": pred.get("scored_at"), "factors": factors}
 
 
 def bant_panel(s: Any, workspace_id: str, lead: Any, user: WebUser) -> dict[str, Any]:
@@ -98,11 +123,49 @@ def recent_jobs(s: Any, workspace_id: str, kind: str | None = None, limit: int =
 
 # ------------------------------------------------------------------------------------------ backtest
 def backtest_available() -> bool:
-    return False
+    return available("leadflow.predictive.backtest")
 
 
-def run_backtest(st: Any, key: str, version: int) -> dict[str, Any]:
-    return {"available": False, "why": "Backtesting is not available yet in this installation."}
+def run_backtest(st: Any, key: str, version: int, convert_on: str = "sql") -> dict[str, Any]:
+    """Backtest a stored model version against the active lifecycle model on this workspace's history."""
+    if not backtest_available():
+        return {"available": False, "why": "Backtesting is not available yet in this installation."}
+    from sqlalchemy import select
+
+    from leadflow.predictive import backtest as bt
+    from leadflow.store.tables import ScoringModelRow
+
+    with st.session() as s:
+        row = s.scalar(select(ScoringModelRow).where(ScoringModelRow.workspace_id == st.workspace_id,
+                                                     ScoringModelRow.key == key, ScoringModelRow.version == version))
+        if row is None:
+            return {"available": False, "why": f"There is no model {key} version {version} in this workspace."}
+        text = row.yaml
+    from leadflow.core.scoring.spec import parse_model
+
+    candidate = parse_model(text, source=f"{key}@v{version}")
+    try:
+        result = bt.run_backtest(st.db, st.workspace_id, candidate, "active", convert_on=convert_on).as_dict()
+    except (ValueError, LookupError) as exc:
+        return {"available": False, "why": f"The backtest could not run: {exc}"}
+    cand, base = result["candidate"], result.get("baseline")
+    weeks: dict[str, dict[str, Any]] = {}
+    for tag, res in (("candidate", cand), ("active", base)):
+        for w in (res or {}).get("weeks", []):
+            weeks.setdefault(w["week"], {})[tag] = w.get("mqls", 0)
+    labels = sorted(weeks)
+    chart = {"type": "line", "data": {"labels": labels, "datasets": [
+        {"label": f"{cand['model']} (candidate)", "data": [weeks[k].get("candidate", 0) for k in labels]},
+        *([{"label": f"{base['model']} (active)", "data": [weeks[k].get("active", 0) for k in labels]}] if base else []),
+    ]}, "options": {"plugins": {"legend": {"display": True}}, "scales": {"y": {"beginAtZero": True}}}}
+    metrics = [("MQLs", "mqls", "n"), ("MQLs per week", "mqls_per_week", "f"), ("MQLs that converted", "mqls_converted", "n"),
+               ("Precision", "precision", "p"), ("Converters", "converters", "n"), ("Caught (MQL before converting)", "caught", "n"),
+               ("Recall", "recall", "p"), ("Median lead time (days)", "median_lead_days", "f")]
+    return {"available": True, "candidate": cand["model"], "active": base["model"] if base else None,
+            "metrics": [(label, cand["totals"].get(k), (base or {}).get("totals", {}).get(k), kind)
+                        for label, k, kind in metrics],
+            "difference": result.get("difference") or {}, "chart": chart, "convert_on": result["convert_on"],
+            "seconds": result["seconds"], "start": cand["start"], "end": cand["end"]}
 
 
 # ------------------------------------------------------------------------------------------ imports

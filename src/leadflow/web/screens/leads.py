@@ -272,3 +272,10 @@ async def evaluate_bant(lead_id: str, request: Request,
     except (IllegalTransition, ValueError) as exc:
         return _detail_error(request, user, lead_id, str(exc))
     return RedirectResponse(f"/leads/{lead_id}?msg=bant", status_code=303)
+
+
+@router.get("/leads/{lead_id}/predictive")
+def lead_predictive(lead_id: str, request: Request, user: WebUser = Depends(need(Action.PREDICT_READ))) -> Response:  # noqa: B008
+    st = web(request)
+    p = panels.predictive_for(st.db, st.workspace_id, lead_id[:32])
+    return render(request, user, "predictive.html", p=p)

@@ -114,5 +114,8 @@ async def backtest(request: Request, user: WebUser = Depends(need(Action.PREDICT
         version = int(str(form.get("version") or "0"))
     except ValueError:
         version = 0
-    result = panels.run_backtest(st, key, version)
+    convert_on = str(form.get("convert_on") or "sql")
+    if convert_on not in ("sql", "opportunity", "won"):
+        convert_on = "sql"
+    result = panels.run_backtest(st, key, version, convert_on)
     return render(request, user, "backtest.html", result=result)

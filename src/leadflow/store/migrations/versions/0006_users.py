@@ -15,6 +15,7 @@ INDEXES = [
     ("leads", "ix_leads_ws_source", ["workspace_id", "source"]),
     ("leads", "ix_leads_ws_last_name", ["workspace_id", "last_name"]),
     ("score_states", "ix_score_states_ws_model_grade_eng", ["workspace_id", "model_key", "grade", "engagement", "lead_id"]),
+    ("leads", "ix_leads_list_cover", ["id", "workspace_id", "stage", "lead_status", "owner", "source", "last_name"]),
 ]
 
 
