@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     snippet_demo_key: str = Field(
         "", description="Ingest (write-only) key the tracking snippet's demo page /t/demo uses when the page "
         "URL gives none (?key=...).")
+    models_dir: str = Field(
+        "var/models", description="Directory of predictive model artifacts (one folder per workspace and "
+        "model version, never overwritten).")
 
 
 @lru_cache
