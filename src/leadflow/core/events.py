@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -113,7 +113,12 @@ def _flat_size_bound(props: Mapping[str, Any]) -> float:
     for k, v in props.items():
         if not isinstance(k, str):
             return float("inf")
-        if isinstance(v, str):
+        tv = type(v)  # the common exact types first; subclasses take the general tests below
+        if tv is str:
+            total += 12 * (len(k) + len(v)) + 6
+        elif tv is float or tv is bool or v is None:
+            total += 12 * len(k) + 30
+        elif isinstance(v, str):
             total += 12 * (len(k) + len(v)) + 6
         elif isinstance(v, int) and not isinstance(v, bool) and not -10**20 < v < 10**20:
             total += 12 * len(k) + len(str(v)) + 6  # big integers print in full
@@ -122,6 +127,13 @@ def _flat_size_bound(props: Mapping[str, Any]) -> float:
         else:
             return float("inf")
     return total
+
+
+#: Per known type: (property, accepted types, their names for the message), in schema order.
+_SCHEMA_CHECKS: dict[str, tuple[tuple[str, tuple[type, ...], str], ...]] = {
+    etype: tuple((key, types, " or ".join(t.__name__ for t in types)) for key, types in schema.items())
+    for etype, schema in PROPERTY_SCHEMAS.items()
+}
 
 
 def validate_event(
@@ -137,27 +149,35 @@ def validate_event(
     ``properties``. Timestamps more than 23 h ahead of ``received_at`` are clamped to ``received_at`` and
     flagged ``future_clamped`` (``future_policy='clamp'``, the default) or rejected (``'reject'``).
     """
-    received_at = as_utc(received_at)
+    # The checks run in this order, and the first that fails names the field; the shortcuts below (values
+    # already in normal form: an aware-UTC datetime, a known type in lower case, a plain dict) skip work only
+    # where the long way gives the same value (tests/core/test_events_fastpath.py compares with the reference).
+    if received_at.tzinfo is not UTC:
+        received_at = as_utc(received_at)
     etype = raw.get("type")
-    if not isinstance(etype, str) or not etype:
-        raise EventRejected("type", "is missing")
-    etype = etype.strip().lower()
-    if etype not in KNOWN_TYPES:
-        if not allow_custom_types:
-            raise EventRejected("type", f"unknown event type {etype!r} (custom types are disabled)")
-        if not CUSTOM_TYPE_RE.match(etype):
-            raise EventRejected("type", f"{etype!r} must be lower_snake_case, at most 64 characters")
+    if type(etype) is not str or etype not in KNOWN_TYPES:
+        if not isinstance(etype, str) or not etype:
+            raise EventRejected("type", "is missing")
+        etype = etype.strip().lower()
+        if etype not in KNOWN_TYPES:
+            if not allow_custom_types:
+                raise EventRejected("type", f"unknown event type {etype!r} (custom types are disabled)")
+            if not CUSTOM_TYPE_RE.match(etype):
+                raise EventRejected("type", f"{etype!r} must be lower_snake_case, at most 64 characters")
     ts_raw = raw.get("occurred_at", raw.get("timestamp"))
-    try:
-        occurred_at = parse_ts(ts_raw)
-    except ValueError as exc:
-        raise EventRejected("occurred_at", str(exc)) from None
-    flags: list[str] = []
+    if type(ts_raw) is datetime and ts_raw.tzinfo is UTC:
+        occurred_at = ts_raw
+    else:
+        try:
+            occurred_at = parse_ts(ts_raw)
+        except ValueError as exc:
+            raise EventRejected("occurred_at", str(exc)) from None
+    flags: tuple[str, ...] = ()
     if occurred_at - received_at > MAX_FUTURE:
         if future_policy == "reject":
             raise EventRejected("occurred_at", f"{occurred_at.isoformat()} is more than 23 h in the future")
         occurred_at = received_at
-        flags.append("future_clamped")
+        flags = ("future_clamped",)
     message_id = raw.get("message_id")
     if message_id is not None:
         if not isinstance(message_id, str) or not message_id:
@@ -175,33 +195,21 @@ def validate_event(
     else:
         anonymous_id = None
     props = raw.get("properties") or {}
-    if not isinstance(props, Mapping):
+    if type(props) is not dict and not isinstance(props, Mapping):
         raise EventRejected("properties", "must be an object")
     if _flat_size_bound(props) > MAX_PROPERTIES_BYTES:  # only serialise when the cheap bound is not enough
         try:
             size = len(json.dumps(props, separators=(",", ":"), default=str))
         except (TypeError, ValueError) as exc:
             raise EventRejected("properties", f"cannot be serialised: {exc}") from None
-    else:
-        size = 0
-    if size > MAX_PROPERTIES_BYTES:
-        raise EventRejected("properties", f"is {size} bytes, more than the {MAX_PROPERTIES_BYTES} allowed")
-    schema = PROPERTY_SCHEMAS.get(etype, {})
-    for key, types in schema.items():
-        value = props.get(key)
-        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
-            names = " or ".join(t.__name__ for t in types)
-            raise EventRejected(f"properties.{key}", f"must be {names}, got {type(value).__name__}")
-    secs = props.get("seconds_on_page")
-    if isinstance(secs, int | float) and secs < 0:
-        raise EventRejected("properties.seconds_on_page", "must not be negative")
-    return ValidEvent(
-        type=etype,
-        occurred_at=occurred_at,
-        received_at=received_at,
-        message_id=message_id,
-        email=email,
-        anonymous_id=anonymous_id,
-        properties=dict(props),
-        flags=tuple(flags),
-    )
+        if size > MAX_PROPERTIES_BYTES:
+            raise EventRejected("properties", f"is {size} bytes, more than the {MAX_PROPERTIES_BYTES} allowed")
+    if props or type(props) is not dict:
+        for key, types, names in _SCHEMA_CHECKS.get(etype, ()):
+            value = props.get(key)
+            if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+                raise EventRejected(f"properties.{key}", f"must be {names}, got {type(value).__name__}")
+        secs = props.get("seconds_on_page")
+        if isinstance(secs, int | float) and secs < 0:
+            raise EventRejected("properties.seconds_on_page", "must not be negative")
+    return ValidEvent(etype, occurred_at, received_at, message_id, email, anonymous_id, dict(props), flags)
