@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anyio import to_thread
+from sqlalchemy.exc import IntegrityError
 
 from leadflow.api.metrics import INGEST_BATCH_SIZE, INGEST_QUEUE_DEPTH
 from leadflow.core.events import ValidEvent
@@ -141,10 +142,19 @@ class IngestWriter:
             except RuntimeError:  # the request's event loop is gone (server stopping)
                 pass
 
-    def _commit(self, units: list[Unit], *, raise_errors: bool) -> None:
+    def _commit(self, units: list[Unit], *, raise_errors: bool, attempt: int = 1) -> None:
         try:
             with self.db.session() as s:
                 self._apply(s, units)
+        except IntegrityError:
+            # another writer (a second server process, or requests without group commit) created the same new
+            # lead or account between our read and our insert: run again, it now sees the row
+            if attempt < 3:
+                for u in units:
+                    u.results = []
+                self._commit(units, raise_errors=raise_errors, attempt=attempt + 1)
+                return
+            raise
         except Exception as exc:
             if len(units) > 1:  # retry each alone: one bad request fails only itself
                 for u in units:

@@ -1,0 +1,269 @@
+"""HTTP ingestion benchmark: leadflow served by uvicorn (a subprocess) on a SQLite file, driven from another process.
+
+1. Single events: POST /v1/track at a fixed rate (default 1,000 req/s for 10 s) over keep-alive connections.
+   Latency is measured from each request's *scheduled* send time (no coordinated omission): p50 / p99, and the
+   rate achieved. Run with group commit on and off (setting ``ingest_group_commit``).
+2. Batches: POST /v1/batch of 100 and 500 events from 4 concurrent connections, as fast as the server takes
+   them: events/s end to end (HTTP + validation + store + scoring).
+3. Baseline, same process as this script: the same events through ``Leadflow.ingest`` (one call per event, and
+   batches of 100 / 500) on a fresh SQLite file: the HTTP / in-process ratio.
+
+Targets (issue 3, 2-core machine): p99 <= 25 ms at 1,000 req/s; batch >= 30,000 events/s into SQLite.
+Usage: python benchmarks/http.py [--rate 1000] [--seconds 10] [--batch-events 20000]
+"""
+
+from __future__ import annotations
+
+import sys
+
+# this file is named http.py: keep its folder off the import path so the stdlib's http package is found
+sys.path[:] = [p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0])]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "http.json"
+
+
+# ------------------------------------------------------------------------------------------- load generator
+async def _request(reader, writer, path: str, body: bytes, key: str) -> int:
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                 f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
+def _event(i: int, tag: str) -> dict:
+    return {"type": "track", "event": "Page Viewed", "userId": f"user{i % 2000}@bench{i % 97}.io",
+            "messageId": f"{tag}-{i}", "properties": {"url": f"https://example.com/p/{i % 50}"},
+            "timestamp": "2026-05-01T10:00:00Z"}
+
+
+async def _fixed_rate(port: int, key: str, rate: float, seconds: float, conns: int, tag: str) -> dict:
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(conns):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    n = int(rate * seconds)
+    lat: list[float] = []
+    errors = 0
+    start = time.perf_counter() + 0.2
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        r, w = await pool.get()
+        try:
+            status = await _request(r, w, "/v1/track", json.dumps(_event(i, tag)).encode(), key)
+        except (OSError, asyncio.IncompleteReadError):
+            status = 0
+            w.close()
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+        finally:
+            pool.put_nowait((r, w))
+        lat.append(time.perf_counter() - scheduled)
+        if status != 200:
+            errors += 1
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    elapsed = time.perf_counter() - start
+    lat.sort()
+    return {"requests": n, "errors": errors, "achieved_rps": round(n / elapsed, 1),
+            "p50_ms": round(lat[len(lat) // 2] * 1000, 2), "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 2),
+            "max_ms": round(lat[-1] * 1000, 2)}
+
+
+async def _batches(port: int, key: str, size: int, total: int, conns: int, tag: str) -> dict:
+    bodies = [json.dumps({"batch": [_event(b * size + j, tag) for j in range(size)]}).encode()
+              for b in range(total // size)]
+    queue: asyncio.Queue = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        while not queue.empty():
+            body = queue.get_nowait()
+            try:
+                ok = await _request(r, w, "/v1/batch", body, key) == 200
+            except (OSError, asyncio.IncompleteReadError):
+                ok = False
+                w.close()
+                r, w = await asyncio.open_connection("127.0.0.1", port)
+            errors += not ok
+
+    t = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conns)))
+    elapsed = time.perf_counter() - t
+    events = len(bodies) * size
+    return {"batch_size": size, "events": events, "errors": errors, "seconds": round(elapsed, 2),
+            "events_per_s": round(events / elapsed, 1)}
+
+
+def _loadgen(job: dict, out) -> None:  # noqa: ANN001
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    if job["kind"] == "rate":
+        res = asyncio.run(_fixed_rate(job["port"], job["key"], job["rate"], job["seconds"], job["conns"], job["tag"]))
+    else:
+        res = asyncio.run(_batches(job["port"], job["key"], job["size"], job["total"], job["conns"], job["tag"]))
+    out.put(res)
+
+
+def run_loadgen(job: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_loadgen, args=(job, q))
+    p.start()
+    print(f"  load: {job['kind']} {job.get('rate') or job.get('size')} ...", file=sys.stderr, flush=True)
+    while True:
+        try:
+            res = q.get(timeout=5)
+            break
+        except Exception:  # noqa: BLE001 - queue.Empty
+            if not p.is_alive():
+                raise RuntimeError(f"load generator died (exit {p.exitcode})") from None
+    p.join()
+    return res
+
+
+# ------------------------------------------------------------------------------------------------ server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _setup(url: str) -> str:
+    from leadflow.services import apikeys, workspaces
+    from leadflow.store.db import Database
+    from leadflow.store.migrate import upgrade
+
+    db = Database(url)
+    upgrade(db)
+    with db.session() as s:
+        ws = workspaces.get_or_create_workspace(s, "bench")
+        _, key = apikeys.create_key(s, ws.id, kind="ingest", name="bench")
+    db.dispose()
+    return key
+
+
+class Server:
+    def __init__(self, url: str, group_commit: bool) -> None:
+        self.port = _free_port()
+        env = {**os.environ, "LEADFLOW_DATABASE_URL": url, "LEADFLOW_RATE_LIMIT_PER_SECOND": "0",
+               "LEADFLOW_INGEST_GROUP_COMMIT": "true" if group_commit else "false", "LEADFLOW_WORKSPACE": "bench"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "leadflow.api.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--timeout-keep-alive", "60", "--backlog", "4096", "--log-level", "warning", "--loop", "uvloop",
+             "--http", "httptools"], env=env, cwd=ROOT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+# -------------------------------------------------------------------------------------------- baseline
+def baseline(tmp: str, singles: int, batch_events: int) -> dict:
+    from leadflow.core import segment
+    from leadflow.core.timeutil import utcnow
+    from leadflow.facade import Leadflow
+
+    out = {}
+    for label, size, total in (("single", 1, singles), ("batch_100", 100, batch_events),
+                               ("batch_500", 500, batch_events)):
+        lf = Leadflow(f"sqlite:///{tmp}/base-{label}.db", "bench")
+        now = utcnow()
+        raws = [segment.translate(_event(i, label), now).events[0] for i in range(total)]
+        t = time.perf_counter()
+        for i in range(0, total, size):
+            lf.ingest(raws[i:i + size])
+        elapsed = time.perf_counter() - t
+        lf.close()
+        out[label] = {"events": total, "seconds": round(elapsed, 2), "events_per_s": round(total / elapsed, 1)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--conns", type=int, default=64, help="keep-alive connections for the fixed-rate run")
+    ap.add_argument("--batch-events", type=int, default=20000)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="leadflow-bench-http-")
+    results: dict = {"machine": {"cpus": os.cpu_count()}, "args": vars(args), "single": {}, "batch": {}}
+    for gc in (True, False):
+        url = f"sqlite:///{tmp}/http-{'gc' if gc else 'nogc'}.db"
+        key = _setup(url)
+        srv = Server(url, gc)
+        try:
+            run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": 200, "seconds": 1, "conns": 8,
+                         "tag": "warm"})
+            results["single"]["group_commit" if gc else "no_group_commit"] = run_loadgen(
+                {"kind": "rate", "port": srv.port, "key": key, "rate": args.rate, "seconds": args.seconds,
+                 "conns": args.conns, "tag": "single"})
+            if gc:
+                for size in (100, 500):
+                    results["batch"][f"batch_{size}"] = run_loadgen(
+                        {"kind": "batch", "port": srv.port, "key": key, "size": size, "total": args.batch_events,
+                         "conns": 4, "tag": f"b{size}"})
+        finally:
+            srv.stop()
+    results["in_process"] = baseline(tmp, min(int(args.rate * args.seconds), 3000), args.batch_events)
+    for label in ("batch_100", "batch_500"):
+        results["batch"][label]["ratio_vs_in_process"] = round(
+            results["batch"][label]["events_per_s"] / results["in_process"][label]["events_per_s"], 3)
+    gc = results["single"]["group_commit"]
+    results["targets"] = {
+        "single_p99_le_25ms_at_rate": gc["p99_ms"] <= 25 and gc["achieved_rps"] >= 0.95 * args.rate,
+        "batch_ge_30k_events_per_s": max(b["events_per_s"] for b in results["batch"].values()) >= 30000}
+    print(f"\nsingle events at {args.rate:.0f} req/s for {args.seconds:.0f} s ({args.conns} connections)")
+    print(f"{'mode':<18}{'achieved/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'errors':>8}")
+    for mode, r in results["single"].items():
+        print(f"{mode:<18}{r['achieved_rps']:>12}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['max_ms']:>10}{r['errors']:>8}")
+    print("\nbatch ingest over HTTP (4 connections) vs in-process Leadflow.ingest")
+    print(f"{'batch':<12}{'HTTP ev/s':>12}{'in-proc ev/s':>14}{'ratio':>8}")
+    for label, r in results["batch"].items():
+        print(f"{label:<12}{r['events_per_s']:>12}{results['in_process'][label]['events_per_s']:>14}"
+              f"{r['ratio_vs_in_process']:>8}")
+    print(f"in-process, one event per call: {results['in_process']['single']['events_per_s']} ev/s")
+    print("\ntargets:", json.dumps(results["targets"]))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(f"written {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
