@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## make demo: install, build the demo funnel in the embedded SQLite store, print the funnel and explained top leads
+DEMO_ENV := LEADFLOW_DATABASE_URL=$${LEADFLOW_DATABASE_URL:-sqlite:///var/demo.db} LEADFLOW_WORKSPACE=$${LEADFLOW_WORKSPACE:-demo}
+
+## make demo: install, build the demo (funnel, sales team, spend, users, predictive model) in the embedded SQLite
+## store, then serve the app at http://127.0.0.1:8000 (Ctrl-C stops it; a second run reuses the data)
 demo: install
-	LEADFLOW_DATABASE_URL=$${LEADFLOW_DATABASE_URL:-sqlite:///var/demo.db} $(BIN)/leadflow demo
+	$(DEMO_ENV) $(BIN)/leadflow demo
+	$(DEMO_ENV) $(BIN)/leadflow serve
 
 ## make test: install and run the whole suite (PostgreSQL tests run when LEADFLOW_TEST_POSTGRES_URL is set)
 test: install lint

@@ -352,6 +352,7 @@ def demo_cmd(
     days: Annotated[int, typer.Option(help="Days of activity, ending today.")] = 180,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
     explain: Annotated[int, typer.Option(help="How many top leads to explain.")] = 3,
+    predict: Annotated[bool, typer.Option(help="Also train and apply the predictive model on the demo outcomes.")] = True,
     database_url: DbOpt = None, workspace: WsOpt = None,
 ) -> None:
     """Generate a realistic B2B funnel, load it, and print the funnel and the top leads explained."""
@@ -377,6 +378,19 @@ def demo_cmd(
         console.print(f"web app users (password [bold]{DEMO_PASSWORD}[/bold]): {', '.join(counts['users'])}")
         console.print(f"ingest key for the snippet demo page (shown once): {counts['ingest_key']}\n"
                       f"  try it at http://127.0.0.1:8000/t/demo?key={counts['ingest_key']} once the app runs")
+        if predict:
+            from leadflow.predictive.service import score_all, train_store
+
+            with _progress() as prog:
+                task = prog.add_task("predictive model: training on the demo outcomes", total=None)
+                out = train_store(lf.db, lf.workspace_id, lf.workspace_slug, models_dir=lf.settings.models_dir,
+                                  say=lambda m: prog.update(task, description=f"predictive model: {m}"))
+                prog.update(task, description="predictive model: scoring every lead")
+                score_all(lf.db, lf.workspace_id)
+            m = out.report
+            rules_auc = m["rules"]["roc_auc"] if "rules" in m else float("nan")
+            console.print(f"predictive model {out.artifact.ref}: holdout ROC AUC {m['model']['roc_auc']:.3f} "
+                          f"(rule-based score on the same holdout: {rules_auc:.3f})")
     _print_funnel(lf.funnel())
     top = lf.top_leads(10)
     _print_top(top)
