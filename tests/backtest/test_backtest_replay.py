@@ -152,7 +152,7 @@ def _got(table) -> dict[str, tuple[float, str, int] | None]:
     return out
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(model=models(), data=stores())
 def test_batch_first_mql_equals_core_replay(model, data):
     # leads marked "batch" are the set-wise answer itself; "core" ones were near a threshold (re-done)
@@ -197,3 +197,25 @@ def test_wide_leads_go_to_the_core():
     assert got.column("via").to_pylist() == ["core"]
     want = _reference(model, data)
     assert want["l0"] is not None and _got(got) == want
+
+
+def test_matches_at_skipped_events_still_count():
+    # Found by Hypothesis: the form at T0 is not an evaluation point (no criterion can hold there), but it
+    # counts at the demo request that follows at the same instant (ids order them). Running counts must be
+    # computed over every event, before the evaluation points are picked.
+    model = ScoringModel.model_validate({
+        "fit": {"grades": {"A": 30, "B": 20, "C": 10}},
+        "engagement": {"ceiling": 40, "rules": [
+            {"id": "r0", "event": "form_submit", "points": 35, "half_life_days": 0.5, "window_days": 1},
+            {"id": "r1", "event": "form_submit", "points": 1}]},
+        "lifecycle": {"mql": {"any_of": [{"fit_grade_at_least": "A"},
+                                         {"engagement_at_least": 10, "has_events_all": ["demo_requested"]}]}},
+    })
+    evs = [("87e009", "form_submit", T0 + DAY), ("19e010", "form_submit", T0), ("05e011", "demo_requested", T0 + 31 * DAY),
+           ("18e012", "trial_started", T0), ("25e017", "demo_requested", T0)]
+    data = {"leads": [{"id": "l1", "workspace_id": "w", "email": "a@b.io"}], "accounts": [],
+            "events": [{"id": i, "workspace_id": "w", "lead_id": "l1", "type": ty, "t": t, "properties": "{}"}
+                       for i, ty, t in evs]}
+    got = bt.first_mql(model, _store(data))
+    assert _got(got) == _reference(model, data) == {"l1": (T0, "25e017", 1)}
+    assert got.column("via").to_pylist() == ["batch"]

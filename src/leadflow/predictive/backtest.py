@@ -186,15 +186,17 @@ def _spans(model: ScoringModel, ordered: ir.Table) -> ir.Table:
     return base.mutate(wide=wide)
 
 
-def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.Table, points: ir.Table | None = None,
-                           stash: Stash | None = None) -> ir.Table:
+def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.Table, points: ir.Table | None,
+                           stash: Stash) -> ir.Table:
     """``(lead_id, id, raw)``: the raw engagement right after each event is applied (before clamping).
 
     ``ordered`` and ``matched`` come from :func:`_ordered_events` and :func:`matched_expr`; ``points``
-    (``lead_id, id``) limits the output to those events (all events by default). With a ``stash``, the
-    intermediate tables are materialised once in DuckDB.
+    (``lead_id, id``) limits the output to those events (``None``: all events). The ``stash`` materialises
+    the intermediate tables in DuckDB: each step runs once, and window functions are computed before the
+    joins that follow them (Ibis may otherwise merge a projection with window functions into a later join,
+    which changes the rows the window sees).
     """
-    keep = stash.keep if stash is not None else (lambda t: t)
+    keep = stash.keep
     rules = model.engagement.rules
     m = matched
     base = _spans(model, ordered)
@@ -233,6 +235,8 @@ def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.T
                 raw = raw + s * ibis.literal(2.0, "float64") ** (-(base.t - base._lf_ref) / (h * DAY))
     base = base.select("lead_id", "id", "t", "pos", _lf_plain=raw)
     if points is not None:
+        # materialised first: Ibis may otherwise evaluate the running sums after the filtering join
+        base = keep(base)
         p = points.select(p_lead=points.lead_id, p_id=points.id)
         base = base.join(p, [base.lead_id == p.p_lead, base.id == p.p_id]).select("lead_id", "id", "t", "pos",
                                                                                     "_lf_plain")
@@ -250,12 +254,12 @@ def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.T
     allev = ordered.select("lead_id", "id", "t", "pos")
     fj = allev.left_join(flags, [allev.lead_id == flags.lead_id, allev.id == flags.id])
     run = ibis.window(group_by=fj.lead_id, order_by=fj.pos, preceding=None, following=0)
-    counts = fj.select(k_lead=fj.lead_id, k_id=fj.id, k_t=fj.t,
-                       **{f"_lf_c{i}": fj[f"_lf_b{i}"].fill_null(0).sum().over(run) for i in buffered})
+    counts = keep(fj.select(k_lead=fj.lead_id, k_id=fj.id, k_t=fj.t,
+                            **{f"_lf_c{i}": fj[f"_lf_b{i}"].fill_null(0).sum().over(run) for i in buffered}))
+    # (materialised before the filtering join: Ibis may otherwise compute the running counts after it)
     if points is not None:
         p = points.select(p_lead=points.lead_id, p_id=points.id)
         counts = counts.join(p, [counts.k_lead == p.p_lead, counts.k_id == p.p_id]).drop("p_lead", "p_id")
-    counts = keep(counts)
     # unpivot: one row per (event, buffered rule), the rule's running count picked by a CASE
     idx = ibis.memtable(pa.table({"rule_idx": pa.array(buffered, pa.int16())}))
     u = counts.cross_join(idx)
@@ -342,8 +346,7 @@ def gates_expr(model: ScoringModel, ordered: ir.Table, fit: ir.Table) -> ir.Tabl
                      need=ibis.or_(*need) if need else ibis.literal(False))
 
 
-def evaluation_expr(model: ScoringModel, store: Store, stash: Stash | None = None, *,
-                    prune: bool = True) -> ir.Table:
+def evaluation_expr(model: ScoringModel, store: Store, stash: Stash, *, prune: bool = True) -> ir.Table:
     """Every event of every lead with what the MQL criteria read there and whether they hold.
 
     Columns: those of :func:`gates_expr`, ``raw`` and ``engagement`` (NULL where no engagement test can
@@ -351,7 +354,7 @@ def evaluation_expr(model: ScoringModel, store: Store, stash: Stash | None = Non
     (the first criterion that holds, NULL if none) and ``ambiguous`` (an engagement test within
     :data:`TOLERANCE` of its threshold where the criterion's other tests hold).
     """
-    keep = stash.keep if stash is not None else (lambda t: t)
+    keep = stash.keep
     ordered = keep(_ordered_events(store.events))
     matched = keep(matched_expr(model, ordered))
     fit = keep(bx.fit_expr(model, store.leads, store.accounts))
@@ -377,14 +380,14 @@ def evaluation_expr(model: ScoringModel, store: Store, stash: Stash | None = Non
     return ev.mutate(hit=hit.cast("int64"), ambiguous=ambiguous)
 
 
-def first_mql_expr(model: ScoringModel, store: Store, stash: Stash | None = None) -> ir.Table:
+def first_mql_expr(model: ScoringModel, store: Store, stash: Stash) -> ir.Table:
     """``(lead_id, mql_t, event_id, criterion, needs_core)`` for every lead (NULLs: never an MQL)."""
-    keep = stash.keep if stash is not None else (lambda t: t)
+    keep = stash.keep
     ev = keep(evaluation_expr(model, store, stash))
     firsts = ev.filter(ev.hit.notnull())
     firsts = firsts.mutate(_lf_rank=ibis.row_number().over(group_by=firsts.lead_id, order_by=firsts.pos))
-    firsts = firsts.filter(firsts._lf_rank == 0).select(
-        f_lead=firsts.lead_id, mql_t=firsts.t, event_id=firsts.id, criterion=firsts.hit, f_pos=firsts.pos)
+    firsts = keep(firsts.filter(firsts._lf_rank == 0).select(
+        f_lead=firsts.lead_id, mql_t=firsts.t, event_id=firsts.id, criterion=firsts.hit, f_pos=firsts.pos))
     j = ev.left_join(firsts, ev.lead_id == firsts.f_lead)
     relevant = j.ambiguous & (j.f_pos.isnull() | (j.pos <= j.f_pos))
     flags = j.group_by(j.lead_id).aggregate(
