@@ -36,9 +36,11 @@ class OutcomeInput:
 
 
 def _criterion_holds(c: Criterion, fit: FitResult, engagement: float | Callable[[], float],
-                     types: Mapping[str, int], etype: str | None) -> bool:
+                     types: Mapping[str, int], etype: str | None,
+                     bound: Callable[[], float] | None = None) -> bool:
     """All of the criterion's conditions hold. ``engagement`` may be a function: it is only called when
-    every other condition holds (reading the engagement is the one costly test)."""
+    every other condition holds (reading the engagement is the one costly test), and not at all when
+    ``bound`` (an upper bound of the engagement) already falls short of the threshold."""
     if c.fit_grade_at_least is not None and GRADES.index(fit.grade) > GRADES.index(c.fit_grade_at_least):
         return False
     if c.fit_at_least is not None and fit.points < c.fit_at_least:
@@ -48,6 +50,8 @@ def _criterion_holds(c: Criterion, fit: FitResult, engagement: float | Callable[
     if c.has_events_all is not None and any(types.get(t, 0) == 0 for t in c.has_events_all):
         return False
     if c.engagement_at_least is not None:
+        if bound is not None and bound() < c.engagement_at_least:
+            return False
         value = engagement() if callable(engagement) else engagement
         if value < c.engagement_at_least:
             return False
@@ -55,26 +59,41 @@ def _criterion_holds(c: Criterion, fit: FitResult, engagement: float | Callable[
 
 
 def first_holding(sc: StageCriteria | None, fit: FitResult, engagement: float | Callable[[], float],
-                  types: Mapping[str, int], etype: str | None) -> int | None:
+                  types: Mapping[str, int], etype: str | None,
+                  bound: Callable[[], float] | None = None) -> int | None:
+    """The index of the first criterion of ``sc`` that holds. ``bound``, if given, is an upper bound of the
+    engagement (memoised like ``engagement``), used to skip the exact reading when it cannot matter."""
     if sc is None:
         return None
-    if callable(engagement):
+    if callable(engagement) and not isinstance(engagement, _Once):
         engagement = _once(engagement)
+    if bound is not None and not isinstance(bound, _Once):
+        bound = _once(bound)
     for i, c in enumerate(sc.any_of):
-        if _criterion_holds(c, fit, engagement, types, etype):
+        if _criterion_holds(c, fit, engagement, types, etype, bound):
             return i
     return None
 
 
+class _Once:
+    """A memoised nullary function."""
+
+    __slots__ = ("fn", "done", "value")
+
+    def __init__(self, fn: Callable[[], float]) -> None:
+        self.fn = fn
+        self.done = False
+        self.value = 0.0
+
+    def __call__(self) -> float:
+        if not self.done:
+            self.value = self.fn()
+            self.done = True
+        return self.value
+
+
 def _once(fn: Callable[[], float]) -> Callable[[], float]:
-    memo: list[float] = []
-
-    def get() -> float:
-        if not memo:
-            memo.append(fn())
-        return memo[0]
-
-    return get
+    return fn if isinstance(fn, _Once) else _Once(fn)
 
 
 def describe_criterion(c: Criterion) -> str:
@@ -126,16 +145,17 @@ class Qualifier:
         state = self.fresh if recycled else self.total
         if state is None:
             return []
-        engagement = _once(lambda: state.engagement_at(model, ev.t) if state.max_t is not None else 0.0)
+        engagement = _Once(lambda: state.engagement_at(model, ev.t) if state.max_t is not None else 0.0)
+        bound = _Once(lambda: state.engagement_upper_bound(model) if state.max_t is not None else 0.0)
         out: list[Transition] = []
-        hit = first_holding(model.lifecycle.mql, fit, engagement, state.types, ev.type)
+        hit = first_holding(model.lifecycle.mql, fit, engagement, state.types, ev.type, bound)
         if hit is not None:
             crit = model.lifecycle.mql.any_of[hit]
             why = describe_criterion(crit)
             reason = f"re-qualified on fresh engagement since recycling: {why}" if recycled else f"MQL criteria met: {why}"
             out.append(self._move(Stage.MQL, ev.t, Actor.RULE, reason, model, fit, f"mql.any_of[{hit}]", ev.id))
         elif self.stage == Stage.SUBSCRIBER:
-            hit = first_holding(model.lifecycle.lead, fit, engagement, state.types, ev.type)
+            hit = first_holding(model.lifecycle.lead, fit, engagement, state.types, ev.type, bound)
             if hit is not None:
                 crit = model.lifecycle.lead.any_of[hit]  # type: ignore[union-attr]
                 out.append(self._move(Stage.LEAD, ev.t, Actor.RULE, f"lead criteria met: {describe_criterion(crit)}",

@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -272,6 +272,7 @@ class Ingestor:
                                                "created_at": now} for a, lid in merges.items()])
         # 2. store the events, skipping duplicates (within the batch and against the log)
         rows, seen_mid = [], set()
+        ws_id = self.ws.id
         for idx, ev in items:
             if ev.message_id is not None:
                 if ev.message_id in seen_mid:
@@ -279,18 +280,21 @@ class Ingestor:
                     continue
                 seen_mid.add(ev.message_id)
             lead_id = leads.get(ev.email) if ev.email else identities.get(ev.anonymous_id)
-            rows.append((idx, {"id": new_id(), "workspace_id": self.ws.id, "lead_id": lead_id,
+            props = ev.properties  # validate_event made it a fresh dict already
+            rows.append((idx, {"id": new_id(), "workspace_id": ws_id, "lead_id": lead_id,
                                "anonymous_id": ev.anonymous_id, "message_id": ev.message_id, "type": ev.type,
                                "occurred_at": ev.occurred_at, "received_at": ev.received_at,
-                               "properties": dict(ev.properties), "flags": ",".join(ev.flags) or None}))
+                               "properties": props if type(props) is dict else dict(props),
+                               "flags": ",".join(ev.flags) or None if ev.flags else None}))
         inserted = self._insert_events([r for _, r in rows])
         by_lead: dict[str, list[ScoredEvent]] = defaultdict(list)
         for idx, row in rows:
             if row["id"] in inserted:
                 report.results.append(EventResult(idx, "accepted", id=row["id"]))
                 if row["lead_id"]:
-                    by_lead[row["lead_id"]].append(ScoredEvent(epoch(row["occurred_at"]), row["id"], row["type"],
-                                                               row["properties"]))
+                    occ = row["occurred_at"]
+                    by_lead[row["lead_id"]].append(ScoredEvent(occ.timestamp() if occ.tzinfo is UTC else epoch(occ),
+                                                               row["id"], row["type"], row["properties"]))
             else:
                 report.results.append(EventResult(idx, "duplicate"))
         # 3. merge anonymous history into the identified leads (those leads replay)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadflow.core.scoring.rules import event_matches, fit_rule_matches, lead_value
+from leadflow.core.scoring.rules import event_matches, fit_rule_matches, lead_value, matches
 from leadflow.core.scoring.spec import EngagementRule, ScoringModel
 from leadflow.core.timeutil import DAY
 
@@ -89,15 +89,20 @@ class EngagementState:
 
     def apply(self, model: ScoringModel, event: ScoredEvent) -> list[str]:
         """Fold one (new, not yet applied) event in. Returns the ids of the rules it matched."""
-        self.max_t = event.t if self.max_t is None else max(self.max_t, event.t)
-        self.types[event.type] = self.types.get(event.type, 0) + 1
+        t = event.t
+        self.max_t = t if self.max_t is None or t > self.max_t else self.max_t
+        types = self.types
+        types[event.type] = types.get(event.type, 0) + 1
         self.applied += 1
         hit = []
+        # rules_by_event holds only this type's rules, so event_matches reduces to the property conditions
         for rule in model.rules_by_event.get(event.type, ()):
-            if not event_matches(rule, event.type, event.properties):
-                continue
+            if rule.where:
+                props = event.properties
+                if not all(matches(cond, props.get(cond.property)) for cond in rule.where):
+                    continue
             hit.append(rule.id)
-            if rule.buffered:
+            if rule.window_days is not None or rule.cap is not None:  # rule.buffered
                 self._buffer(rule, event)
             else:
                 self._accumulate(rule, event)
@@ -142,26 +147,59 @@ class EngagementState:
             raise ValueError("the incremental state can be read at or after its latest event only; "
                              "use a recompute from the event log for earlier times")
         # Only rules this lead has state for contribute; math.fsum is exactly rounded whatever the order.
-        parts = []
+        # decayed() and the window test are written out inline (same expressions, so the same floats).
+        parts: list[float] = []
+        add = parts.append
+        pow_ = math.pow
         rules = model.engagement_rule_map
         for rule_id, items in self.buf.items():
             rule = rules.get(rule_id)
-            if rule is None or not rule.buffered:
+            if rule is None:
                 continue
+            window, cap = rule.window_days, rule.cap
+            if window is None and cap is None:  # not rule.buffered
+                continue
+            points, half_life = rule.points, rule.half_life_days
+            width = window * DAY if window is not None else None
+            scale = half_life * DAY if half_life is not None else None
             counted = 0
             for te, _eid in items:
-                if rule.window_days is not None and t - te >= rule.window_days * DAY:
+                if width is not None and t - te >= width:
                     break
-                parts.append(decayed(rule.points, t - te, rule.half_life_days))
+                add(points if scale is None else points * pow_(2.0, -(t - te) / scale))
                 counted += 1
-                if rule.cap is not None and counted >= rule.cap:
+                if cap is not None and counted >= cap:
                     break
         for rule_id, slot in self.acc.items():
             rule = rules.get(rule_id)
-            if rule is None or rule.buffered:
+            if rule is None or rule.window_days is not None or rule.cap is not None:  # absent or buffered
                 continue
-            parts.append(decayed(slot[0], t - slot[1], rule.half_life_days))
+            half_life = rule.half_life_days
+            add(slot[0] if half_life is None else slot[0] * pow_(2.0, -(t - slot[1]) / (half_life * DAY)))
         return math.fsum(parts)
+
+    def engagement_upper_bound(self, model: ScoringModel) -> float:
+        """A cheap upper bound of ``engagement_at(model, t)`` for every ``t`` at or after ``max_t``.
+
+        Every part of the sum is a positive rule's points (or an accumulator's value) times a decay factor in
+        [0, 1], or at most 0 for negative points, and windows and caps only drop parts: so the undecayed,
+        capped sum of the positive parts bounds the exactly rounded sum from above. The relative and absolute
+        margins cover the rounding of this plain float sum; clamping is monotone. Used to skip reading the
+        engagement when a criterion's threshold cannot be reached.
+        """
+        total = 0.0
+        rules = model.engagement_rule_map
+        for rule_id, items in self.buf.items():
+            rule = rules.get(rule_id)
+            if rule is None or (rule.window_days is None and rule.cap is None) or rule.points <= 0:
+                continue
+            total += rule.points * (len(items) if rule.cap is None else min(len(items), rule.cap))
+        for rule_id, slot in self.acc.items():
+            rule = rules.get(rule_id)
+            if rule is None or rule.window_days is not None or rule.cap is not None or not slot[0] > 0:
+                continue
+            total += slot[0]
+        return clamp(total * (1.0 + 1e-9) + 1e-9, model)
 
     def engagement_at(self, model: ScoringModel, t: float) -> float:
         return clamp(self.raw_engagement_at(model, t), model)
