@@ -153,8 +153,10 @@ def test_model_upload_shows_validation_errors_inline_then_activates(live_server,
     shot(desktop, "models-backtest-desktop")
     row.get_by_role("button", name="Activate").click()
     desktop.wait_for_load_state()
-    desktop.locator(".job-status", has_text="succeeded").first.wait_for(timeout=60_000)
-    shot(desktop, "models-activated-desktop")
+    try:
+        desktop.locator(".job-status", has_text="succeeded").first.wait_for(timeout=120_000)
+    finally:
+        shot(desktop, "models-activated-desktop")
     assert "v2" in desktop.get_by_role("heading", name=re.compile("Active model")).inner_text()
     watch.errors = [e for e in watch.errors if "Chart" not in e]
     watch.assert_clean()
@@ -191,7 +193,7 @@ def test_import_maps_columns_and_reports_row_errors(live_server, web_state, desk
     login(desktop, live_server.url, "mia@example.com")
     desktop.goto(f"{live_server.url}/imports")
     desktop.get_by_label("What the file holds").select_option("leads")
-    desktop.get_by_label("CSV file").set_input_files(str(csv_path))
+    desktop.get_by_label("CSV file", exact=True).set_input_files(str(csv_path))
     desktop.get_by_role("button", name="Upload and map columns").click()
     assert desktop.get_by_role("heading", name=re.compile("Map the columns")).is_visible()
     desktop.get_by_label("Favourite colour").select_option("ignore")
