@@ -172,6 +172,8 @@ def _fmt_min(x: Any) -> str:
 
 
 def _cell(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 1 else f"{v:,.1f}"
     return v
