@@ -120,3 +120,23 @@ def test_fold_with_bound_equals_fold_without(monkeypatch_module, model, raw, gra
         q_slow, trs_slow = replay(model, fit, events)
     assert trs_fast == trs_slow
     assert q_fast.to_dict() == q_slow.to_dict()
+
+
+_atoms = st.one_of(st.text(max_size=4), st.sampled_from(["Foo", "foo", "FOO", "ß", "ss", "1", "1.0"]), st.integers(-2, 2),
+                   st.floats(allow_nan=False, width=16), st.booleans())
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(_atoms, min_size=1, max_size=5), value=st.one_of(_atoms, st.none(), st.just("")),
+       case_sensitive=st.booleans())
+def test_in_membership_equals_pairwise_comparison(values, value, case_sensitive):
+    from leadflow.core.scoring.rules import _norm, matches
+    from leadflow.core.scoring.spec import Condition
+
+    present = value is not None and value != ""
+    want = present and any(_norm(str(value), case_sensitive) == _norm(str(v), case_sensitive) for v in values)
+    for _ in range(2):  # the second time from the cache
+        assert matches(Condition(op="in", value=values, case_sensitive=case_sensitive), value) == want
+        cond = Condition(op="not_in", value=values, case_sensitive=case_sensitive)
+        assert matches(cond, value) == (not want)
+        assert matches(cond, value) == (not want)

@@ -464,7 +464,9 @@ class Ingestor:
             self._replay(sorted(slow), leads, fits, now, state_rows, history_rows, stage_updates)
         self._write_states(state_rows)
         if history_rows:
-            self.s.execute(insert(StageChange), history_rows)
+            # Core insert on the table: the same rows (column defaults are Core-level), without the ORM's
+            # bulk-insert bookkeeping per row; the session was flushed by the ORM statements above.
+            self.s.execute(insert(StageChange.__table__), history_rows)
         if stage_updates:
             signals = self._stage_signals(leads, stage_updates, history_rows, now)
             self.s.execute(update(Lead), [{"id": lid, "stage": st, "updated_at": now} for lid, st in stage_updates.items()])

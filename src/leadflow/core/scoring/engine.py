@@ -97,9 +97,13 @@ class EngagementState:
         hit = []
         # rules_by_event holds only this type's rules, so event_matches reduces to the property conditions
         for rule in model.rules_by_event.get(event.type, ()):
-            if rule.where:
+            where = rule.where
+            if where:
                 props = event.properties
-                if not all(matches(cond, props.get(cond.property)) for cond in rule.where):
+                if len(where) == 1:
+                    if not matches(where[0], props.get(where[0].property)):
+                        continue
+                elif not all(matches(cond, props.get(cond.property)) for cond in where):
                     continue
             hit.append(rule.id)
             if rule.window_days is not None or rule.cap is not None:  # rule.buffered

@@ -57,6 +57,8 @@ def matches(cond: Condition, value: Any) -> bool:
     if op in ("not_equals", "not_in"):
         if not present:
             return True
+        if op == "not_in":  # the negation of "in" on the same values
+            return _norm(str(value), cond.case_sensitive) not in _in_set(cond)
         return not matches(cond.model_copy(update={"op": "equals" if op == "not_equals" else "in"}), value)
     if not present:
         return False
@@ -69,8 +71,7 @@ def matches(cond: Condition, value: Any) -> bool:
             return num_a == num_b
         return _norm(str(value), cs) == _norm(str(cond.value), cs)
     if op == "in":
-        needle = _norm(str(value), cs)
-        return any(needle == _norm(str(v), cs) for v in cond.value)
+        return _norm(str(value), cs) in _in_set(cond)
     if op == "contains":
         if isinstance(value, list | tuple):
             return any(_norm(str(v), cs) == _norm(str(cond.value), cs) for v in value)
@@ -85,6 +86,23 @@ def matches(cond: Condition, value: Any) -> bool:
             return False
         return not (cond.max is not None and num >= cond.max)
     raise ValueError(f"unknown op {op!r}")  # pragma: no cover - guarded by the spec
+
+
+_IN_SETS: dict[int, tuple[Condition, frozenset[str]]] = {}
+
+
+def _in_set(cond: Condition) -> frozenset[str]:
+    """The normalised values of an ``in`` condition, computed once per condition object (conditions are
+    frozen; the entry keeps its condition alive, so the id cannot be reused while cached). Membership in it
+    is the same test as comparing the normalised value with each normalised list item."""
+    hit = _IN_SETS.get(id(cond))
+    if hit is not None and hit[0] is cond:
+        return hit[1]
+    values = frozenset(_norm(str(v), cond.case_sensitive) for v in cond.value)
+    if len(_IN_SETS) > 4096:
+        _IN_SETS.clear()
+    _IN_SETS[id(cond)] = (cond, values)
+    return values
 
 
 def _truthy(value: Any) -> bool:
