@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -614,10 +613,6 @@ def compare(a: BacktestResult, b: BacktestResult) -> dict[str, Any]:
         "caught_only_a": sum(1 for x, y in zip(ca, cb, strict=True) if x and not y),
         "caught_only_b": sum(1 for x, y in zip(ca, cb, strict=True) if y and not x),
     }
-
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
 
 
 # -------------------------------------------------------------------------------------- labels
