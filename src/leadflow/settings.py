@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         description="Secret for signed login cookies, CSRF tokens and webhook signatures' key derivation. "
         "Empty: a random key is generated and kept in var/secret_key (fine for one machine; set it in production).",
     )
+    public_url: str = Field(
+        "", description="The URL users reach the app at (e.g. https://leads.example.com). When it starts with "
+        "https, session cookies are marked Secure.")
     host: str = Field("127.0.0.1", description="Address `leadflow serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `leadflow serve` listens on.")
     rate_limit_per_second: float = Field(

@@ -158,7 +158,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
         ws_id, ws_slug = ws.id, ws.slug
     signer = Signer(secret_key(settings))
     state = WebState(settings=settings, db=db, workspace_id=ws_id, workspace_slug=ws_slug, signer=signer,
-                     env=make_env(), secure_cookies=str(getattr(settings, "public_url", "")).startswith("https"),
+                     env=make_env(), secure_cookies=settings.public_url.startswith("https"),
                      runner=getattr(app.state, "jobs", None))
     app.state.web = state
     app.state.web_signer = signer
