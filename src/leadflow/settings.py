@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     ingest_group_commit: bool = Field(
         True, description="Coalesce concurrent ingest requests into one store transaction (one writer thread "
         "per database). Off: each request writes in its own transaction.")
+    background: bool = Field(
+        False, description="Run the background loops (webhook delivery, SLA checks) inside the app process. "
+        "`leadflow serve` turns it on; embedded uses of the app (tests, scripts) leave it off.")
+    sla_check_seconds: float = Field(
+        60.0, ge=0, description="How often the serving process checks SLA clocks for breaches (0: never; run "
+        "`leadflow handoff sla check` from a scheduler instead).")
     webhook_worker: bool = Field(
         True, description="Run the webhook delivery worker inside `leadflow serve` (off: run "
         "`leadflow webhooks worker` separately; several workers may run on PostgreSQL, one on SQLite).")

@@ -23,6 +23,7 @@ from leadflow.api.deps import KeyCache
 from leadflow.api.observability import RequestContext
 from leadflow.api.ratelimit import TokenBuckets
 from leadflow.api.writer import IngestWriter
+from leadflow.services.background import Background
 from leadflow.services.jobs import JobRunner
 from leadflow.settings import Settings, get_settings
 from leadflow.store.db import Database
@@ -70,9 +71,15 @@ def create_app(settings: Settings | None = None, *, mount_web: bool = True) -> F
     jobs.recover()
     writer = IngestWriter(db, settings)
 
+    background = Background.for_settings(db, settings) if settings.background else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background is not None:
+            background.start()
         yield
+        if background is not None:
+            background.stop()
         writer.close()
         jobs.shutdown(wait=False)
 
