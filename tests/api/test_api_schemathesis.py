@@ -10,45 +10,6 @@ from conftest import make_api
 _state: dict = {}
 
 
-class _CompatMany:
-    """hypothesis-jsonschema (as installed) calls ``many(...).more()``, which Hypothesis 6.170 removed; this shim
-    gives it the old protocol so object schemas can be generated. Remove once the two are compatible again."""
-
-    def __init__(self, data, min_size, max_size, average_size):  # noqa: ANN001
-        self.data, self.min_size, self.max_size = data, min_size, max_size
-        self.p = 1.0 - 1.0 / (1.0 + max(average_size - min_size, 0.0))
-        self.count = self.rejections = 0
-        self.force_stop = False
-
-    def more(self) -> bool:
-        if self.force_stop or self.count >= self.max_size:
-            return False
-        go = self.count < self.min_size or self.data.draw_boolean(self.p)
-        self.count += go
-        return go
-
-    def reject(self, why=None) -> None:  # noqa: ANN001
-        self.count -= 1
-        self.rejections += 1
-        if self.rejections > max(3, 2 * self.count):
-            if self.count < self.min_size:
-                self.data.mark_invalid(why)
-            else:
-                self.force_stop = True
-
-
-def _patch_hypothesis_jsonschema() -> None:
-    from types import SimpleNamespace
-
-    import hypothesis_jsonschema._from_schema as fs
-
-    if not hasattr(fs.cu.many, "more"):
-        fs.cu = SimpleNamespace(many=_CompatMany)
-
-
-_patch_hypothesis_jsonschema()
-
-
 def _app():
     if "app" not in _state:
         import tempfile
