@@ -30,9 +30,14 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check src tests benchmarks
 
+## make bench: every benchmark (each prints a table and writes benchmarks/results/*.json); slow
 bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/rescore.py
+	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/leadlist.py
+	$(BIN)/python benchmarks/predictive/real_data.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
