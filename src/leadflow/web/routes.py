@@ -166,6 +166,10 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
     for r in SCREENS:
         app.include_router(r)
+    from leadflow.web.screens import integrations, team  # the admin / sales-manager screens
+
+    app.include_router(team.router)
+    app.include_router(integrations.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
