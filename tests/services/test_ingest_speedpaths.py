@@ -134,3 +134,26 @@ def test_ingest_events_round_trip_on_both_stores(lf):
         assert pv.occurred_at.tzinfo is not None
     rep = lf.ingest(raw[:1], received_at=received)
     assert [r.status for r in rep.results] == ["duplicate"]
+
+
+def test_fast_insert_twice_in_one_transaction_and_after_a_rollback(lf):
+    """The PostgreSQL stage table is left empty after each insert and survives (or is re-made after) a rollback."""
+    import pytest
+
+    with pytest.raises(RuntimeError), lf.db.session() as s:
+        ing = Ingestor(s, s.get(Workspace, lf.workspace_id))
+        doomed = _rows(lf.workspace_id, [{"n": 1}, {"n": 2}], "rolled-back")
+        assert ing._insert_events(doomed) == {r["id"] for r in doomed}
+        raise RuntimeError("roll back")
+    with lf.db.session() as s:
+        ing = Ingestor(s, s.get(Workspace, lf.workspace_id))
+        a = _rows(lf.workspace_id, [{"n": i} for i in range(4)], "a")
+        b = _rows(lf.workspace_id, [{"n": i} for i in range(5)], "b")
+        assert ing._insert_events(a) == {r["id"] for r in a}
+        assert ing._insert_events(b) == {r["id"] for r in b}
+        again = _rows(lf.workspace_id, [{"n": i} for i in range(4)], "a")  # new ids, a's message ids
+        new = {r["id"] for i, r in enumerate(again) if i % 3 == 0}  # those without a message_id
+        assert ing._insert_events(again) == new
+    with lf.db.session() as s:
+        ids = set(s.scalars(select(Event.id).where(Event.workspace_id == lf.workspace_id)))
+    assert ids == {r["id"] for r in a} | {r["id"] for r in b} | new

@@ -324,8 +324,9 @@ class Ingestor:
         (what the JSON type does) and, on SQLite, datetimes formatted once as the DATETIME type stores them
         (:func:`sqlite_datetime`), so the stored rows are the same as a Core insert's
         (tests/services/test_ingest_speedpaths.py). On SQLite one executemany per batch (the rows a
-        conflict skipped are found by id only when the change count says some were); on PostgreSQL one
-        ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING id`` per 5,000 rows.
+        conflict skipped are found by id only when the change count says some were); on PostgreSQL a COPY
+        into a temporary stage table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`` per
+        5,000 rows.
         """
         if not rows:
             return set()
@@ -333,21 +334,19 @@ class Ingestor:
         dumps = json.dumps
         inserted: set[str] = set()
         if self.dialect == "postgresql":
+            # COPY into a session-local stage table, then move its rows with one INSERT ... ON CONFLICT DO NOTHING
+            # RETURNING id (the DELETE ... RETURNING leaves the stage empty, whatever happens next in this
+            # transaction); measured about twice as fast as INSERT ... SELECT FROM unnest(...) of the same rows.
+            conn.exec_driver_sql(_PG_STAGE_TABLE)
+            raw = conn.connection.driver_connection
+            ws_id = self.ws.id
             for part in _chunks(rows, 5000):
-                cols: list[list[Any]] = [[], [], [], [], [], [], [], [], []]
-                ids, lead, anon, mid, typ, occ, rec, props, flags = cols
-                for r in part:
-                    ids.append(r["id"])
-                    lead.append(r["lead_id"])
-                    anon.append(r["anonymous_id"])
-                    mid.append(r["message_id"])
-                    typ.append(r["type"])
-                    occ.append(r["occurred_at"])
-                    rec.append(r["received_at"])
-                    props.append(dumps(r["properties"]))
-                    flags.append(r["flags"])
-                result = conn.exec_driver_sql(_PG_INSERT_EVENTS, (self.ws.id, *cols))
-                inserted.update(row[0] for row in result)
+                with raw.cursor() as cur, cur.copy(_PG_COPY_STAGE) as copy:
+                    write = copy.write_row
+                    for r in part:
+                        write((r["id"], ws_id, r["lead_id"], r["anonymous_id"], r["message_id"], r["type"],
+                               r["occurred_at"], r["received_at"], dumps(r["properties"]), r["flags"]))
+                inserted.update(row[0] for row in conn.exec_driver_sql(_PG_MOVE_STAGE))
             return inserted
         fmt = sqlite_datetime
         ws_id = self.ws.id
@@ -607,15 +606,16 @@ class Ingestor:
 _SQLITE_INSERT_EVENTS = (
     "INSERT INTO events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, "
     "properties, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, message_id) DO NOTHING")
-_PG_INSERT_EVENTS = (
+_PG_STAGE_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS leadflow_stage_events "
+                   "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+_PG_COPY_STAGE = ("COPY leadflow_stage_events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, "
+                  "received_at, properties, flags) FROM STDIN")
+_PG_MOVE_STAGE = (
+    "WITH staged AS (DELETE FROM leadflow_stage_events RETURNING *) "
     "INSERT INTO events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, "
     "properties, flags) "
-    "SELECT u.id, %s, u.lead_id, u.anonymous_id, u.message_id, u.type, u.occurred_at, u.received_at, "
-    "u.properties::jsonb, u.flags "
-    "FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], "
-    "%s::timestamptz[], %s::text[], %s::varchar[]) "
-    "AS u(id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, properties, flags) "
-    "ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id")
+    "SELECT id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, properties, flags "
+    "FROM staged ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id")
 
 
 def sqlite_datetime(value: datetime) -> str:
