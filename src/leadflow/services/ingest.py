@@ -388,7 +388,9 @@ class Ingestor:
     def change_stage(self, lead_id: str, to: Stage, *, reason: str, actor_id: str | None,
                      actor: Actor = Actor.USER, at: datetime | None = None) -> Transition:
         """A person moves a lead. Forbidden moves raise IllegalTransition and change nothing."""
-        lead = self.s.scalar(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.id == lead_id))
+        # populate_existing: a bulk stage UPDATE earlier in this session must not leave a stale stage behind
+        lead = self.s.scalar(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.id == lead_id)
+                             .execution_options(populate_existing=True))
         if lead is None:
             raise LookupError(f"no lead {lead_id}")
         if not reason.strip():
@@ -555,22 +557,30 @@ class Ingestor:
         cols = [Lead.id, Lead.email, Lead.stage, Lead.account_id, Lead.properties,
                 *(getattr(Lead, c) for c in LEAD_FIELDS)]
         for part in _chunks(lead_ids):
-            for row in self.s.execute(select(*cols).where(Lead.workspace_id == self.ws.id, Lead.id.in_(part))):
+            for row in self.s.execute(select(*cols).where(self._in_ws(Lead.workspace_id), Lead.id.in_(part))):
                 leads[row.id] = row
         acc_ids = sorted({lead.account_id for lead in leads.values() if lead.account_id})
         accounts: dict[str, Any] = {}
         acc_cols = [Account.id, Account.domain, Account.properties, *(getattr(Account, c) for c in ACCOUNT_FIELDS)]
         for part in _chunks(acc_ids):
-            for row in self.s.execute(select(*acc_cols).where(Account.workspace_id == self.ws.id,
+            for row in self.s.execute(select(*acc_cols).where(self._in_ws(Account.workspace_id),
                                                               Account.id.in_(part))):
                 accounts[row.id] = row
         return leads, accounts
+
+    def _in_ws(self, column: Any) -> Any:
+        """``column = workspace`` for lookups by primary-key lists. On SQLite (no planner statistics unless
+        ANALYZE ran) a plain equality makes it walk a workspace-wide index instead of the primary key for
+        ``id IN (...)``; ``column || ''`` keeps the filter but not as an index choice."""
+        if self.dialect == "sqlite":
+            return column.concat("") == self.ws.id
+        return column == self.ws.id
 
     def _states(self, lead_ids: list[str]) -> dict[tuple[str, str], Any]:
         out = {}
         for part in _chunks(lead_ids):
             for st in self.s.execute(select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version,
-                                            ScoreState.state).where(ScoreState.workspace_id == self.ws.id,
+                                            ScoreState.state).where(self._in_ws(ScoreState.workspace_id),
                                                                     ScoreState.lead_id.in_(part))):
                 out[(st.lead_id, st.model_key)] = st
         return out
