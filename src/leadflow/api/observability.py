@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +54,21 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("uvicorn.access").disabled = True  # leadflow.access replaces it
 
 
+_LATENCY_CHILDREN: dict[tuple[str, str, int], Any] = {}
+
+
+def _latency(method: str, route: str, status_class: int) -> Any:
+    """The latency histogram's child for these labels (looked up once: ``labels()`` takes a lock and
+    builds a key each time)."""
+    key = (method, route, status_class)
+    child = _LATENCY_CHILDREN.get(key)
+    if child is None:
+        if len(_LATENCY_CHILDREN) > 10_000:  # bounded: route templates, not raw paths, so this is rare
+            _LATENCY_CHILDREN.clear()
+        child = _LATENCY_CHILDREN[key] = REQUEST_LATENCY.labels(method, route, f"{status_class}xx")
+    return child
+
+
 class RequestContext:
     """X-Request-ID in (kept when well-formed) and out; one access log line and a latency sample per request."""
 
@@ -70,7 +85,9 @@ class RequestContext:
                 rid = v.decode("latin-1")
                 break
         if not rid or not _RID_OK.match(rid):
-            rid = uuid.uuid4().hex
+            # 128 random bits as 32 hex characters; the module's generator (seeded from os.urandom, re-seeded
+            # in forked children) needs no system call per request, unlike uuid4
+            rid = f"{random.getrandbits(128):032x}"
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         start = time.perf_counter()
@@ -89,7 +106,7 @@ class RequestContext:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             path = getattr(route, "path", None) or "(unmatched)"
-            REQUEST_LATENCY.labels(scope["method"], path, f"{status[0] // 100}xx").observe(elapsed)
+            _latency(scope["method"], path, status[0] // 100).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info("%s %s %s", scope["method"], scope["path"], status[0], extra={"data": {
                     "method": scope["method"], "path": scope["path"], "route": path, "status": status[0],

@@ -60,6 +60,11 @@ def _resolve(fut: asyncio.Future, value: Any, exc: BaseException | None) -> None
         fut.set_result(value)
 
 
+def _resolve_all(pairs: Sequence[tuple[asyncio.Future, Any]], exc: BaseException | None) -> None:
+    for fut, value in pairs:
+        _resolve(fut, value, exc)
+
+
 class IngestWriter:
     def __init__(self, db: Database, settings: Settings, *, max_events: int = 2000) -> None:
         self.db = db
@@ -132,13 +137,21 @@ class IngestWriter:
                     self._commit(units, raise_errors=False)
                 except BaseException as exc:  # noqa: BLE001 - never let the writer thread die
                     log.exception("ingest writer failed")
-                    for u in units:
-                        self._finish(u, exc)
+                    self._finish_all(units, exc)
 
     def _finish(self, unit: Unit, exc: BaseException | None = None) -> None:
-        if unit.future is not None and unit.loop is not None:
+        self._finish_all([unit], exc)
+
+    @staticmethod
+    def _finish_all(units: Sequence[Unit], exc: BaseException | None = None) -> None:
+        """Resolve the requests' futures: one wake-up per event loop, not one per request."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Unit]] = {}
+        for u in units:
+            if u.future is not None and u.loop is not None:
+                by_loop.setdefault(u.loop, []).append(u)
+        for loop, us in by_loop.items():
             try:
-                unit.loop.call_soon_threadsafe(_resolve, unit.future, unit.results, exc)
+                loop.call_soon_threadsafe(_resolve_all, [(u.future, u.results) for u in us], exc)
             except RuntimeError:  # the request's event loop is gone (server stopping)
                 pass
 
@@ -167,8 +180,7 @@ class IngestWriter:
             self._finish(units[0], exc)
             return
         INGEST_BATCH_SIZE.observe(sum(len(u.items) for u in units))
-        for u in units:
-            self._finish(u)
+        self._finish_all(units)
 
     def _apply(self, s: Any, units: list[Unit]) -> None:
         ws = s.get(Workspace, units[0].workspace_id)

@@ -128,6 +128,8 @@ def _mapping(msg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = msg.get(key)
     if value is None:
         return {}
+    if type(value) is dict:  # the usual case (parsed JSON): skip the ABC check
+        return value
     if not isinstance(value, Mapping):
         raise EventRejected(key, "must be an object")
     return value
@@ -154,7 +156,7 @@ def message_size(msg: Mapping[str, Any]) -> int:
 
 def translate(msg: Mapping[str, Any], received_at: datetime, default_type: str | None = None) -> Translated:
     """One Segment message -> :class:`Translated`, or :class:`EventRejected` naming the field at fault."""
-    if not isinstance(msg, Mapping):
+    if type(msg) is not dict and not isinstance(msg, Mapping):
         raise EventRejected("(event)", "must be a JSON object")
     mtype = msg.get("type", default_type)
     if mtype in (None, "") and default_type is None:
@@ -225,7 +227,7 @@ def translate(msg: Mapping[str, Any], received_at: datetime, default_type: str |
 
 def _campaign(context: Mapping[str, Any]) -> dict[str, Any]:
     camp = context.get("campaign")
-    if not isinstance(camp, Mapping):
+    if camp is None or not isinstance(camp, Mapping):
         return {}
     out = {}
     for key in ("source", "medium", "name", "term", "content"):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -150,21 +150,36 @@ async def _principal(request: Request, data: Mapping[str, Any]) -> Principal:
     return who
 
 
+Outcome = dict[str, Any]  # an EventOutcome as the JSON object sent (None members left out)
+
+
+def _rejected(i: int, mid: str | None, field: str, reason: str) -> Outcome:
+    out: Outcome = {"index": i, "status": "rejected"}
+    if mid is not None:
+        out["messageId"] = mid
+    out["field"] = field
+    out["reason"] = reason
+    return out
+
+
 def _prepare(request: Request, messages: list[Any], received_at: datetime, default_type: str | None,
              batch_defaults: Mapping[str, Any] | None = None
-             ) -> tuple[list[EventOutcome | None], list[dict[str, Any]], list[tuple[int, ValidEvent]], list[int]]:
+             ) -> tuple[list[Outcome | None], list[dict[str, Any]], list[tuple[int, ValidEvent]], list[int]]:
     """Translate and validate (pure). Returns outcomes so far (None = pending), lead records, items and, per
     item, the message index it belongs to."""
     settings = request.app.state.settings
-    outcomes: list[EventOutcome | None] = []
+    allow_custom = settings.allow_custom_event_types
+    future_policy = settings.future_timestamps
+    outcomes: list[Outcome | None] = []
     leads: list[dict[str, Any]] = []
     items: list[tuple[int, ValidEvent]] = []
     owner: list[int] = []
     for i, msg in enumerate(messages):
-        mid = msg.get("messageId") if isinstance(msg, Mapping) else None
-        mid = mid if isinstance(mid, str) else None
+        is_map = type(msg) is dict or isinstance(msg, Mapping)
+        mid = msg.get("messageId") if is_map else None
+        mid = mid if type(mid) is str or isinstance(mid, str) else None
         try:
-            if not isinstance(msg, Mapping):
+            if not is_map:
                 raise EventRejected("(event)", "must be a JSON object")
             if batch_defaults:
                 msg = {**batch_defaults, **msg}
@@ -173,12 +188,10 @@ def _prepare(request: Request, messages: list[Any], received_at: datetime, defau
                 raise EventRejected("(event)", f"is {size} bytes, more than the {segment.MAX_EVENT_BYTES} allowed")
             tr = segment.translate(msg, received_at, default_type=default_type)
             valid = [validate_event(raw, received_at=received_at,
-                                    allow_custom_types=settings.allow_custom_event_types
-                                    or raw["type"] == segment.IDENTIFY_TYPE,
-                                    future_policy=settings.future_timestamps) for raw in tr.events]
+                                    allow_custom_types=allow_custom or raw["type"] == segment.IDENTIFY_TYPE,
+                                    future_policy=future_policy) for raw in tr.events]
         except EventRejected as exc:
-            outcomes.append(EventOutcome(index=i, status="rejected", messageId=mid, field=exc.field,
-                                         reason=exc.reason))
+            outcomes.append(_rejected(i, mid, exc.field, exc.reason))
             continue
         outcomes.append(None)
         if tr.lead:
@@ -189,70 +202,87 @@ def _prepare(request: Request, messages: list[Any], received_at: datetime, defau
     return outcomes, leads, items, owner
 
 
+def _json(content: Mapping[str, Any], status_code: int = 200) -> Response:
+    """The response body serialised once (the route's response_model documents it; FastAPI does not
+    re-validate a Response)."""
+    return Response(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
+                    status_code=status_code, media_type="application/json")
+
+
 async def _ingest(request: Request, messages: list[Any], default_type: str | None,
-                  data: Mapping[str, Any], batch_defaults: Mapping[str, Any] | None = None) -> IngestResponse:
+                  data: Mapping[str, Any], batch_defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Authenticate, validate, store; the IngestResponse as a plain dict (members in the model's order)."""
     received_at = utcnow()
     who = await _principal(request, data)
     outcomes, leads, items, owner = _prepare(request, messages, received_at, default_type, batch_defaults)
     results = await request.app.state.writer.write(who.workspace_id, leads, items) if items else []
-    by_msg: dict[int, list[tuple[str, str | None, tuple[str, ...]]]] = {}
+    # the first stored event of each message decides its outcome (an identify may store two)
+    first: dict[int, Any] = {}
     for r in sorted(results, key=lambda r: r.index):
-        ev = items[r.index][1]
-        by_msg.setdefault(owner[r.index], []).append((r.status, r.id, ev.flags))
-    final: list[EventOutcome] = []
+        first.setdefault(owner[r.index], r)
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    final: list[Outcome] = []
     for i, out in enumerate(outcomes):
         if out is None:
-            msg = messages[i]
-            rs = by_msg.get(i, [("rejected", None, ())])
-            status, eid, flags = rs[0]
-            out = EventOutcome(index=i, status=status, messageId=msg.get("messageId") if isinstance(
-                msg.get("messageId"), str) else None, id=eid, flags=list(flags) or None)
+            r = first.get(i)
+            status = r.status if r is not None else "rejected"
+            out = {"index": i, "status": status}
+            mid = messages[i].get("messageId")
+            if isinstance(mid, str):
+                out["messageId"] = mid
+            if r is not None:
+                if r.id is not None:
+                    out["id"] = r.id
+                flags = items[r.index][1].flags
+                if flags:
+                    out["flags"] = list(flags)
+        counts[out["status"]] += 1
         final.append(out)
-    counts = {s: sum(1 for o in final if o.status == s) for s in ("accepted", "duplicate", "rejected")}
     for s, n in counts.items():
         if n:
             INGEST_EVENTS.labels(s).inc(n)
-    return IngestResponse(**counts, results=final)
+    return {**counts, "results": final}
 
 
-async def _single(request: Request, mtype: str) -> IngestResponse:
+async def _single(request: Request, mtype: str) -> Response:
     data = _parse(await _read_body(request, segment.MAX_EVENT_BYTES))
     resp = await _ingest(request, [data], mtype, data)
-    out = resp.results[0]
-    if out.status == "rejected":
-        raise Problem(422, f"event rejected: {out.field}: {out.reason}", title="Event rejected",
-                      errors=[field_error(out.field or "(event)", out.reason or "is invalid")])
-    return resp
+    out = resp["results"][0]
+    if out["status"] == "rejected":
+        field, reason = out.get("field"), out.get("reason")
+        raise Problem(422, f"event rejected: {field}: {reason}", title="Event rejected",
+                      errors=[field_error(field or "(event)", reason or "is invalid")])
+    return _json(resp)
 
 
 @router.post("/track", response_model=IngestResponse, response_model_exclude_none=True, responses=RESPONSES, openapi_extra=_body_schema(SegmentMessage),
              summary="Record what a person did (Segment track)")
-async def track(request: Request) -> IngestResponse:
+async def track(request: Request) -> Response:
     return await _single(request, "track")
 
 
 @router.post("/identify", response_model=IngestResponse, response_model_exclude_none=True, responses=RESPONSES,
              openapi_extra=_body_schema(SegmentMessage),
              summary="Say who a person is: traits -> lead attributes; links the anonymous id (Segment identify)")
-async def identify(request: Request) -> IngestResponse:
+async def identify(request: Request) -> Response:
     return await _single(request, "identify")
 
 
 @router.post("/page", response_model=IngestResponse, response_model_exclude_none=True, responses=RESPONSES, openapi_extra=_body_schema(SegmentMessage),
              summary="Record a page view (Segment page)")
-async def page(request: Request) -> IngestResponse:
+async def page(request: Request) -> Response:
     return await _single(request, "page")
 
 
 @router.post("/screen", response_model=IngestResponse, response_model_exclude_none=True, responses=RESPONSES,
              openapi_extra=_body_schema(SegmentMessage), summary="Record a screen view (stored as page_view)")
-async def screen(request: Request) -> IngestResponse:
+async def screen(request: Request) -> Response:
     return await _single(request, "screen")
 
 
 @router.post("/batch", response_model=IngestResponse, response_model_exclude_none=True, responses=RESPONSES, openapi_extra=_body_schema(SegmentBatch),
              summary="Up to 500 messages (512 KB) at once; valid ones stored, invalid ones listed")
-async def batch(request: Request) -> IngestResponse:
+async def batch(request: Request) -> Response:
     data = _parse(await _read_body(request, segment.MAX_BATCH_BYTES))
     messages = data.get("batch")
     if not isinstance(messages, list):
@@ -265,4 +295,4 @@ async def batch(request: Request) -> IngestResponse:
         defaults["sentAt"] = data["sentAt"]
     if isinstance(data.get("context"), dict):
         defaults["context"] = data["context"]
-    return await _ingest(request, messages, None, data, defaults)
+    return _json(await _ingest(request, messages, None, data, defaults))
