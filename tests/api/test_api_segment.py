@@ -50,7 +50,7 @@ messages = st.fixed_dictionaries(
      "anonymousId": st.one_of(st.none(), st.text(alphabet="abcdef0123456789", min_size=1, max_size=20)),
      "messageId": st.one_of(st.none(), st.text(alphabet="abc123-", min_size=1, max_size=100)),
      "timestamp": times.map(lambda t: t.isoformat()),
-     "properties": st.dictionaries(st.sampled_from(["plan", "x", "label"]), st.integers(0, 9), max_size=3),
+     "properties": st.dictionaries(st.sampled_from(["tier", "x", "label"]), st.integers(0, 9), max_size=3),
      "traits": st.fixed_dictionaries({"email": st.sampled_from(["bo@beta.io", "nope"]),
                                       "firstName": st.just("Bo")})})
 
