@@ -34,7 +34,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/rescore.py
-	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/http_ingest.py
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/leadlist.py
 	$(BIN)/python benchmarks/predictive/real_data.py

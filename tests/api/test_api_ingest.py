@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
-from conftest import make_api
+from api_helpers import make_api
+
 from leadflow.core.timeutil import parse_ts
 
 

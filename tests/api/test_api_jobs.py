@@ -7,7 +7,8 @@ import csv
 import io
 import time
 
-from conftest import seed
+from api_helpers import seed
+
 from leadflow.services.workspaces import default_model_text
 from leadflow.store.auth_tables import ApiKey
 

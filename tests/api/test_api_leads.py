@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import seed
+from api_helpers import seed
 
 
 def test_create_get_update_and_conflict(api):

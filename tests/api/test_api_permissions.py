@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from api_helpers import seed
 
-from conftest import seed
 from leadflow.core.permissions import MATRIX, Action, Role
 from leadflow.services import apikeys
 

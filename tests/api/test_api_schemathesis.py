@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import schemathesis
+from api_helpers import make_api
 from hypothesis import HealthCheck, settings
-
-from conftest import make_api
 
 _state: dict = {}
 

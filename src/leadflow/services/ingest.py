@@ -149,7 +149,7 @@ class Ingestor:
         return out
 
     # --------------------------------------------------------------------------------------- leads
-    def upsert_leads(self, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    def upsert_leads(self, records: Sequence[Mapping[str, Any]], *, requalify: bool = True) -> dict[str, str]:
         """Create or update leads by email (later values win); returns email -> lead id.
 
         A record may carry ``company_domain`` (linked to an account, created if missing; derived from a
@@ -209,7 +209,8 @@ class Ingestor:
         self.publish([Signal("lead.created", r["id"], r["created_at"], {"email": r["email"]}) for r in new_rows])
         for lead_id, stage, at in stage_inputs:
             self._record_manual(lead_id, stage, at, Actor.SYSTEM, "imported with this stage", None)
-        self.requalify(touched)
+        if requalify:
+            self.requalify(touched)
         out = {e: lead.id for e, lead in existing.items()}
         out.update({r["email"]: r["id"] for r in new_rows})
         return out
@@ -256,7 +257,9 @@ class Ingestor:
             for _, ev in items:
                 if ev.email in new_emails:
                     first_seen[ev.email] = min(first_seen.get(ev.email, ev.occurred_at), ev.occurred_at)
-            ids = self.upsert_leads([{"email": e, "created_at": min(first_seen[e], now)} for e in sorted(new_emails)])
+            # scored below with their events (not replayed twice in one transaction)
+            ids = self.upsert_leads([{"email": e, "created_at": min(first_seen[e], now)} for e in sorted(new_emails)],
+                                    requalify=False)
             leads.update(ids)
             report.leads_created = len(new_emails)
         anon_ids = sorted({ev.anonymous_id for _, ev in items if ev.anonymous_id})
@@ -305,7 +308,8 @@ class Ingestor:
                                                        Event.lead_id.is_(None)).values(lead_id=lid)).rowcount
                 if n:
                     replay_ids.add(lid)
-        # 4. score and stage
+        # 4. score and stage (a new lead all of whose events were duplicates still gets its first score state)
+        replay_ids |= {leads[e] for e in new_emails if leads[e] not in by_lead}
         report.transitions, report.replayed_leads = self._qualify(by_lead, replay_ids)
         return report
 

@@ -73,10 +73,26 @@ def set_active(session: Session, workspace_id: str, key: str, version: int) -> N
 
 
 def active_models(session: Session, workspace_id: str) -> list[ScoringModel]:
-    rows = session.scalars(select(ScoringModelRow).where(
+    """The workspace's active models, by key. Only ids are read each time: a stored version never changes,
+    so its YAML is fetched and parsed once per process."""
+    rows = session.execute(select(ScoringModelRow.id, ScoringModelRow.key, ScoringModelRow.version,
+                                  ScoringModelRow.checksum).where(
         ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.active.is_(True)
     ).order_by(ScoringModelRow.key)).all()
-    return [_parsed(r.yaml, f"{r.key}@v{r.version}") for r in rows]
+    out = []
+    for r in rows:
+        model = _BY_ROW.get((r.id, r.checksum))
+        if model is None:
+            text = session.scalar(select(ScoringModelRow.yaml).where(ScoringModelRow.id == r.id))
+            model = _parsed(text, f"{r.key}@v{r.version}")
+            if len(_BY_ROW) > 256:
+                _BY_ROW.clear()
+            _BY_ROW[(r.id, r.checksum)] = model
+        out.append(model)
+    return out
+
+
+_BY_ROW: dict[tuple[str, str], ScoringModel] = {}
 
 
 @lru_cache(maxsize=64)

@@ -9,26 +9,22 @@
    batches of 100 / 500) on a fresh SQLite file: the HTTP / in-process ratio.
 
 Targets (issue 3, 2-core machine): p99 <= 25 ms at 1,000 req/s; batch >= 30,000 events/s into SQLite.
-Usage: python benchmarks/http.py [--rate 1000] [--seconds 10] [--batch-events 20000]
+Usage: python benchmarks/http_ingest.py [--rate 1000] [--seconds 10] [--batch-events 20000]
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
 import sys
-
-# this file is named http.py: keep its folder off the import path so the stdlib's http package is found
-sys.path[:] = [p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0])]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "http.json"
