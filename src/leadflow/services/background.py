@@ -6,30 +6,28 @@ Each loop runs in a daemon thread, does its work in short transactions and survi
 
 from __future__ import annotations
 
-import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 
 from leadflow.services.handoff.sla import check_sla
+from leadflow.services.loops import Loop
 from leadflow.services.webhooks import RetryPolicy, Worker
 from leadflow.settings import Settings
 from leadflow.store import handoff_tables as ht
 from leadflow.store.db import Database
 
-log = logging.getLogger("leadflow.background")
 
-
-class SlaChecker:
+class SlaChecker(Loop):
     """Every ``interval`` seconds, check the SLA clocks of every workspace that has a sales team."""
 
+    thread_name = "leadflow-sla"
+
     def __init__(self, database: Database, interval: float = 60.0) -> None:
+        super().__init__()
         self.database = database
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.rounds = 0
 
     def run_once(self, now: datetime | None = None) -> int:
@@ -43,25 +41,9 @@ class SlaChecker:
         self.rounds += 1
         return breaches
 
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the clocks for good
-                log.exception("SLA check round failed")
-            self._stop.wait(self.interval)
-
-    def start(self) -> SlaChecker:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="leadflow-sla", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def tick(self) -> bool:
+        self.run_once()
+        return False
 
 
 @dataclass

@@ -40,6 +40,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from leadflow.core.timeutil import as_utc, utcnow
+from leadflow.services.loops import Loop
 from leadflow.services.signals import KINDS, Signal
 from leadflow.store.db import Database
 from leadflow.store.tables import Lead, ScoreState, Workspace, new_id
@@ -598,21 +599,23 @@ def deliver_due(database: Database, now: datetime | None = None, limit: int = 50
     return run
 
 
-class Worker:
-    """Delivers due webhooks in a loop (a daemon thread via :meth:`start`, or :meth:`run` in the foreground).
+class Worker(Loop):
+    """Delivers due webhooks in a loop (a daemon thread via :meth:`start`, or :meth:`run` in the foreground):
+    a full batch is followed at once by the next, otherwise it waits ``interval``.
 
     Several workers may run against PostgreSQL; on SQLite run one.
     """
 
+    thread_name = "leadflow-webhooks"
+
     def __init__(self, database: Database, policy: RetryPolicy | None = None, *, interval: float = 1.0,
                  batch: int = 50, worker_id: str | None = None) -> None:
+        super().__init__()
         self.database = database
         self.policy = policy or RetryPolicy()
         self.interval = interval
         self.batch = batch
         self.worker_id = worker_id or default_worker_id()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.total = DeliveryRun()
 
     def run_once(self, now: datetime | None = None) -> DeliveryRun:
@@ -623,25 +626,5 @@ class Worker:
         self.total.failed += run.failed
         return run
 
-    def run(self) -> None:
-        """Loop until :meth:`stop`: a full batch is followed at once by the next, otherwise wait ``interval``."""
-        while not self._stop.is_set():
-            try:
-                run = self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
-                log.exception("webhook worker %s: delivery round failed", self.worker_id)
-                run = DeliveryRun()
-            if run.claimed < self.batch:
-                self._stop.wait(self.interval)
-
-    def start(self) -> Worker:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="leadflow-webhooks", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def tick(self) -> bool:
+        return self.run_once().claimed >= self.batch
