@@ -108,3 +108,48 @@ def test_bad_breakdown_is_refused(sqlite_builder):
     small_funnel(sqlite_builder)
     with sqlite_builder.open() as data, pytest.raises(ValueError, match="by must be one of"):
         funnel(data, by="email")
+
+
+def test_funnel_date_range_keeps_the_leads_created_in_it(builder):
+    """Jan 15 .. Feb 10 (inclusive) holds l2 (created Jan 15), l3 (Feb 1) and l4 (Feb 10, the last day)."""
+    from datetime import date
+
+    small_funnel(builder)
+    with builder.open() as data:
+        rng = funnel(data, since=date(2026, 1, 15), until=date(2026, 2, 10))
+        after = funnel(data, since=date(2026, 2, 11))
+        before = funnel(data, until=date(2026, 1, 14), by="source", cohort="month")
+        empty = funnel(data, since=date(2027, 1, 1))
+    c = _counts(rng)
+    # l2 reached SAL (so lead and MQL too), l3 lead, l4 subscriber
+    assert [c[s] for s in ("leads", "subscriber", "lead", "mql", "sal", "sql", "customer")] == [3, 3, 2, 1, 1, 0, 0]
+    assert _rate(rng, "lead", "mql")["rate"] == pytest.approx(1 / 2)
+    assert rng.params["since"].isoformat() == "2026-01-15" and any("2026-02-10" in n for n in rng.notes)
+    a = _counts(after)  # only l5 (Feb 20): its SQL counts, its superseded customer row still does not
+    assert (a["leads"], a["mql"], a["sql"], a["customer"]) == (1, 1, 1, 0)
+    # only l1 (Jan 5): the customer it became on day 39 counts, after the range's end (leads, not events, are cut)
+    assert [(r["group"], r["cohort"], r["leads"], r["customer"]) for r in before.rows("counts")] == [
+        ("ads", "2026-01", 1, 1)]
+    assert empty.rows("counts") == []
+
+
+def test_velocity_date_range(builder):
+    from datetime import date
+
+    small_funnel(builder)
+    with builder.open() as data:
+        rep = velocity(data, since=date(2026, 1, 1), until=date(2026, 1, 31))  # l1 and l2 only
+    v = {r["stage"]: r for r in rep.rows()}
+    # time in MQL: l1 10, l2 2 -> median 6, P90 2 + 0.9 * 8; l5 (February) left out
+    assert (v["mql"]["entered"], v["mql"]["advanced"]) == (2, 2)
+    assert v["mql"]["median_days"] == pytest.approx(6.0)
+    assert v["mql"]["p90_days"] == pytest.approx(9.2)
+    assert v["subscriber"]["entered"] == 2 and "lead" not in v  # l3 (the only 'lead' entry) is in February
+
+
+def test_date_range_refuses_since_after_until(sqlite_builder):
+    from datetime import date
+
+    small_funnel(sqlite_builder)
+    with sqlite_builder.open() as data, pytest.raises(ValueError, match="must be on or before"):
+        funnel(data, since=date(2026, 3, 1), until=date(2026, 2, 1))

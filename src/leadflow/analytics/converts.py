@@ -11,10 +11,13 @@ Per item, with ``a`` of the ``n1`` leads that touched it converting and ``c`` of
   added to each of the four cells when one of them is 0 (Haldane-Anscombe), so the bounds stay finite;
 * ``converter_touch_rate`` = a / converters, ``other_touch_rate`` = (n1 - a) / non-converters;
 * items touched by fewer than ``min_support`` leads are left out.
+
+``since`` / ``until`` (dates, inclusive, UTC) keep the leads created in that range (all their touches count).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from statistics import NormalDist
 
 import ibis
@@ -63,7 +66,7 @@ def touchpoints(data: AnalyticsData, kinds: tuple[str, ...] | None = None) -> ir
 
 def converts(data: AnalyticsData, *, target: str | Stage = Stage.CUSTOMER, population: str | Stage | None = None,
              kinds: tuple[str, ...] | None = None, min_support: int = 20, confidence: float = 0.95,
-             limit: int | None = None) -> Report:
+             limit: int | None = None, since: date | None = None, until: date | None = None) -> Report:
     """Table ``items``: kind, item, touched, converted, conversion, other_conversion, lift, ci_low, ci_high,
     converter_touch_rate, other_touch_rate, significant (ci_low > 1 or ci_high < 1); best lift first."""
     stages = list(FUNNEL)
@@ -79,6 +82,7 @@ def converts(data: AnalyticsData, *, target: str | Stage = Stage.CUSTOMER, popul
     if min_support < 1:
         raise ValueError("min_support must be at least 1")
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    data = data.created_between(since, until)
     r = data.reach()
     r = r.filter(r.max_idx >= p_idx)
     conv_t = data.first_reach(t_idx)
@@ -118,7 +122,8 @@ def converts(data: AnalyticsData, *, target: str | Stage = Stage.CUSTOMER, popul
     if limit:
         out = out.limit(limit)
     params = {"target": Stage(target).value, "population": Stage(population).value if population else None,
-              "kinds": list(kinds or KINDS), "min_support": min_support, "confidence": confidence}
+              "kinds": list(kinds or KINDS), "min_support": min_support, "confidence": confidence,
+              "since": since, "until": until}
     notes = [f"{n_all} leads in the population, {c_all} converted to {Stage(target).value}",
              "touches of converters count only before their conversion",
              f"lift = conversion of touchers / conversion of the others; {confidence:.0%} CI (Katz log)"]

@@ -16,14 +16,18 @@ offline sqlite / postgres scanners), and normalises, for one workspace:
 
 Every time is ``t``, epoch seconds as float64 (UTC). The tables are copied into DuckDB temporary tables
 once (``materialize``), so each report reads the database once.
+
+:meth:`AnalyticsData.created_between` narrows the data to the leads created in a date range (the optional
+``since`` / ``until`` of the reports about leads: funnel, velocity, what converts, score health).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import ibis
@@ -34,7 +38,7 @@ from leadflow.batch import source as batch_source
 from leadflow.batch.expressions import json_get
 from leadflow.core.lifecycle import FUNNEL, Stage
 
-__all__ = ["AnalyticsData", "epoch_expr", "month_expr", "open_analytics", "stage_index_expr"]
+__all__ = ["AnalyticsData", "day_bounds", "epoch_expr", "month_expr", "open_analytics", "stage_index_expr"]
 
 _seq = itertools.count(1)
 _NULL_STR = ibis.null("string")
@@ -63,6 +67,26 @@ def month_expr(t: ir.FloatingValue, period: str = "month") -> ir.StringValue:
     if period == "day":
         return ts.strftime("%Y-%m-%d")
     raise ValueError(f"period must be month, week or day, got {period!r}")
+
+
+def day_bounds(since: date | None, until: date | None) -> tuple[float | None, float | None]:
+    """Epoch seconds ``[lo, hi)`` of the UTC calendar days ``since`` .. ``until`` (both inclusive; ``None``:
+    unbounded on that side). A ``datetime`` counts as its date. ``since`` after ``until`` is a ValueError."""
+    def day(d: date | None, name: str) -> date | None:
+        if d is None:
+            return None
+        if not isinstance(d, date):
+            raise ValueError(f"{name} must be a date, got {d!r}")
+        return d.date() if isinstance(d, datetime) else d
+
+    lo_d, hi_d = day(since, "since"), day(until, "until")
+    if lo_d is not None and hi_d is not None and lo_d > hi_d:
+        raise ValueError(f"since ({lo_d.isoformat()}) must be on or before until ({hi_d.isoformat()})")
+
+    def start(d: date) -> float:
+        return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
+
+    return (None if lo_d is None else start(lo_d)), (None if hi_d is None else start(hi_d) + 86400.0)
 
 
 def stage_index_expr(stage: ir.StringValue) -> ir.IntegerValue:
@@ -101,6 +125,29 @@ class AnalyticsData:
             name = f"lf_an_{attr}_{n}"
             setattr(self, attr, self.con.create_table(name, getattr(self, attr), temp=True))
             self._close.append(lambda name=name: self.con.drop_table(name, force=True))
+
+    def created_between(self, since: date | None = None, until: date | None = None) -> AnalyticsData:
+        """The same data restricted to the leads created from ``since`` to ``until`` (UTC calendar days, both
+        inclusive; ``None`` leaves that side open): ``leads`` and, through them, ``events``, ``stages``,
+        ``outcomes`` and ``scores``. ``spend`` and :meth:`table` are not restricted (channel economics and
+        sales filter on their own periods). The view shares the connection: closing it closes nothing."""
+        lo, hi = day_bounds(since, until)
+        if lo is None and hi is None:
+            return self
+        ld = self.leads
+        cond = ibis.literal(True)
+        if lo is not None:
+            cond = cond & (ld.created_t >= lo)
+        if hi is not None:
+            cond = cond & (ld.created_t < hi)
+        leads = ld.filter(cond)
+        ids = leads.select(_kept_id=leads.id)
+
+        def kept(t: ir.Table) -> ir.Table:
+            return t.semi_join(ids, t.lead_id == ids._kept_id)
+
+        return dataclasses.replace(self, leads=leads, events=kept(self.events), stages=kept(self.stages),
+                                   outcomes=kept(self.outcomes), scores=kept(self.scores), _close=[])
 
     # -- derived tables shared by the reports -----------------------------------------------------
     def entries(self) -> ir.Table:

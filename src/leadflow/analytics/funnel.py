@@ -9,6 +9,8 @@ Definitions (the same everywhere in leadflow's analytics):
   conversion rate is between 0 and 1. Nurture and disqualified are side exits, not funnel stages.
 * Conversion from stage A to a later stage B = leads that reached B / leads that reached A.
 * **Cohort**: the calendar month (UTC) of the lead's creation (``created_at``, e.g. the first contact).
+* ``since`` / ``until`` (dates, both inclusive, UTC) keep the leads created in that range; everything those
+  leads did counts, whenever it happened (:meth:`AnalyticsData.created_between`).
 * **Time in stage** S: from the lead's first entry into S to its first later entry into a later funnel
   stage (only leads that actually entered S and moved on count). **Time to stage** S: from the lead's
   creation to its first entry into S. Medians and P90 are linear-interpolation quantiles (``quantile_cont``).
@@ -17,6 +19,7 @@ Definitions (the same everywhere in leadflow's analytics):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
@@ -60,8 +63,16 @@ def _stage_list(stages: Sequence[str | Stage] | None) -> list[str]:
     return sorted(set(out), key=STAGES.index)
 
 
+def _range_note(since: date | None, until: date | None) -> list[str]:
+    if since is None and until is None:
+        return []
+    return [f"leads created {since.isoformat() if since else 'any time'} to {until.isoformat() if until else 'now'} "
+            "(UTC, inclusive)"]
+
+
 def funnel(data: AnalyticsData, *, by: str | None = None, cohort: str | None = None,
-           stages: Sequence[str | Stage] | None = None) -> Report:
+           stages: Sequence[str | Stage] | None = None, since: date | None = None,
+           until: date | None = None) -> Report:
     """Counts per stage and conversion between every pair of stages, per breakdown value and cohort.
 
     Tables: ``counts`` (group, cohort, leads, one column per stage: leads that reached it) and
@@ -69,6 +80,7 @@ def funnel(data: AnalyticsData, *, by: str | None = None, cohort: str | None = N
     """
     _check(by, cohort)
     names = _stage_list(stages)
+    data = data.created_between(since, until)
     r = grouped(data.reach(), by, cohort)
     agg = r.group_by(["group", "cohort"]).aggregate(
         leads=r.count(), **{s: (r.max_idx >= STAGES.index(s)).cast("int64").sum() for s in names})
@@ -86,13 +98,14 @@ def funnel(data: AnalyticsData, *, by: str | None = None, cohort: str | None = N
     conversions = pa.table(conv, schema=pa.schema([
         ("group", pa.string()), ("cohort", pa.string()), ("from_stage", pa.string()), ("to_stage", pa.string()),
         ("from_count", pa.int64()), ("to_count", pa.int64()), ("rate", pa.float64())]))
-    return Report("funnel", {"by": by, "cohort": cohort, "stages": names},
+    return Report("funnel", {"by": by, "cohort": cohort, "stages": names, "since": since, "until": until},
                   {"counts": counts, "conversions": conversions},
                   ["cumulative funnel: a lead that reached a later stage counts as having reached the earlier ones",
-                   "cohort = month (UTC) of the lead's creation"])
+                   "cohort = month (UTC) of the lead's creation", *_range_note(since, until)])
 
 
-def velocity(data: AnalyticsData, *, by: str | None = None, cohort: str | None = None) -> Report:
+def velocity(data: AnalyticsData, *, by: str | None = None, cohort: str | None = None,
+             since: date | None = None, until: date | None = None) -> Report:
     """Median and P90 days in each stage and from creation to each stage, per breakdown value and cohort.
 
     Table ``velocity``: group, cohort, stage, entered (leads with a dated entry into the stage), advanced
@@ -100,6 +113,7 @@ def velocity(data: AnalyticsData, *, by: str | None = None, cohort: str | None =
     advanced), median_days_to / p90_days_to (creation -> first entry).
     """
     _check(by, cohort)
+    data = data.created_between(since, until)
     e = data.entries()
     e = e.filter(e.t.notnull())
     first = e.group_by(["lead_id", "idx"]).aggregate(t=e.t.min())
@@ -120,6 +134,7 @@ def velocity(data: AnalyticsData, *, by: str | None = None, cohort: str | None =
     out = agg.mutate(stage=stage).order_by(["group", "cohort", "idx"])
     out = out.select("group", "cohort", "stage", "entered", "advanced", "median_days", "p90_days",
                      "median_days_to", "p90_days_to")
-    return Report("velocity", {"by": by, "cohort": cohort}, {"velocity": out.to_pyarrow()},
+    return Report("velocity", {"by": by, "cohort": cohort, "since": since, "until": until},
+                  {"velocity": out.to_pyarrow()},
                   ["time in stage: first entry -> first later entry into a later funnel stage (leads that moved on)",
-                   "time to stage: lead creation -> first entry into the stage"])
+                   "time to stage: lead creation -> first entry into the stage", *_range_note(since, until)])

@@ -8,9 +8,13 @@ Conversion = leads that reached ``target`` (cumulative funnel) / leads in the ba
 cut into bands of fixed width (``floor(score / width) * width``). A dimension is *monotone* when, over the
 bands with at least ``min_support`` leads, a higher grade or band never converts less than a lower one;
 the inversions are listed.
+
+``since`` / ``until`` (dates, inclusive, UTC) keep the leads created in that range (MQL volume included).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
@@ -51,12 +55,13 @@ def _checks(rows: list[dict], key: str, order_high_first: bool, min_support: int
 
 def score_health(data: AnalyticsData, *, basis: str = "current", target: str | Stage = Stage.CUSTOMER,
                  fit_width: float = 20.0, engagement_width: float = 20.0, min_support: int = 10,
-                 period: str = "month") -> Report:
+                 period: str = "month", since: date | None = None, until: date | None = None) -> Report:
     """Tables ``grades``, ``fit_bands``, ``engagement_bands`` (leads, converted, rate), ``checks``
     (dimension, monotone, inversions) and ``mql_volume`` (period, mqls: entries into MQL, leads: distinct)."""
     if fit_width <= 0 or engagement_width <= 0:
         raise ValueError("band widths must be positive")
     t_idx = list(FUNNEL).index(Stage(target))
+    data = data.created_between(since, until)
     r = data.reach()
     sc = _scored(data, basis)
     rr = r.select(r_id=r.id, max_idx=r.max_idx)
@@ -91,7 +96,7 @@ def score_health(data: AnalyticsData, *, basis: str = "current", target: str | S
               zip(checks["dimension"], checks["monotone"], checks["inversions"], strict=True) if not m]
     return Report("score-health", {"basis": basis, "target": Stage(target).value, "fit_width": fit_width,
                                    "engagement_width": engagement_width, "min_support": min_support,
-                                   "period": period},
+                                   "period": period, "since": since, "until": until},
                   {"grades": grades, "fit_bands": fit, "engagement_bands": eng,
                    "checks": pa.table(checks, schema=pa.schema([("dimension", pa.string()),
                                                                 ("monotone", pa.bool_()),
