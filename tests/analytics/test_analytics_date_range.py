@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from analytics_store import small_funnel
+from analytics_store import StoreBuilder, small_funnel
 
 from leadflow.analytics.converts import converts
 from leadflow.analytics.data import day_bounds
@@ -76,3 +76,53 @@ def test_converts_and_score_health_take_the_range(builder):
     feb = {r["grade"]: (r["leads"], r["converted"]) for r in sh_feb.rows("grades")}
     assert feb == {"B": (1, 1), "C": (1, 0)}  # l5 reached SQL, l3 did not; l4 has no score
     assert {r["period"]: r["mqls"] for r in sh_feb.rows("mql_volume")} == {"2026-02": 1}
+
+
+def test_api_and_cli_pass_the_range(sqlite_url, tmp_path):
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from leadflow.api.app import create_app
+    from leadflow.cli import app as cli
+    from leadflow.services import apikeys, workspaces
+    from leadflow.settings import Settings
+
+    settings = Settings(database_url=sqlite_url, secret_key="test", background=False)
+    api = create_app(settings, mount_web=False)
+    with api.state.db.session() as s:
+        ws = workspaces.get_or_create_workspace(s, "acme")
+        ws_id = ws.id
+        _, key = apikeys.create_key(s, ws_id, kind="secret", name="admin", scopes="*")
+    b = StoreBuilder(sqlite_url, workspace_id=ws_id)
+    small_funnel(b)
+    b.close()
+    h = {"Authorization": f"Bearer {key}"}
+    try:
+        with TestClient(api) as client:
+            r = client.get("/v1/analytics/funnel", params={"since": "2026-02-01", "until": "2026-02-28"}, headers=h)
+            assert r.status_code == 200, r.text
+            counts = r.json()["tables"]["counts"][0]
+            assert (counts["leads"], counts["mql"], counts["sql"]) == (3, 1, 1)  # l3 l4 l5
+            assert r.json()["params"]["since"] == "2026-02-01"
+            v = client.get("/v1/analytics/velocity", params={"until": "2026-01-31"}, headers=h).json()
+            assert {row["stage"]: row for row in v["tables"]["velocity"]}["mql"]["median_days"] == pytest.approx(6.0)
+            for path in ("converts", "score-health"):
+                assert client.get(f"/v1/analytics/{path}", params={"since": "2026-02-01"},
+                                  headers=h).status_code == 200, path
+            bad = client.get("/v1/analytics/funnel", params={"since": "2026-13-01"}, headers=h)
+            assert bad.status_code == 422
+            backwards = client.get("/v1/analytics/funnel", params={"since": "2026-03-01", "until": "2026-02-01"},
+                                   headers=h)
+            assert backwards.status_code == 422 and "must be on or before" in backwards.text
+    finally:
+        api.state.db.dispose()
+    out = tmp_path / "f.json"
+    base = ["--database-url", sqlite_url, "--workspace", "acme"]
+    res = CliRunner().invoke(cli, ["analytics", "funnel", "--since", "2026-01-15", "--until", "2026-02-10",
+                                   "--out", str(out), *base])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["tables"]["counts"][0]["leads"] == 3  # l2 l3 l4
+    res = CliRunner().invoke(cli, ["analytics", "velocity", "--since", "2026-03-01", "--until", "2026-02-01", *base])
+    assert res.exit_code == 1 and "must be on or before" in res.output

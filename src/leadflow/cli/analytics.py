@@ -25,6 +25,10 @@ app.add_typer(spend_app, name="spend")
 console = Console()
 err = Console(stderr=True)
 
+SinceOpt = Annotated[datetime | None, typer.Option("--since", formats=["%Y-%m-%d"],
+                                                 help="Only leads created on or after this day (UTC).")]
+UntilOpt = Annotated[datetime | None, typer.Option("--until", formats=["%Y-%m-%d"],
+                                                 help="Only leads created on or before this day (UTC).")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", envvar="LEADFLOW_DATABASE_URL",
                                               help="SQLAlchemy URL (default: the LEADFLOW_DATABASE_URL setting).")]
 WsOpt = Annotated[str | None, typer.Option("--workspace", "-w", envvar="LEADFLOW_WORKSPACE",
@@ -83,6 +87,11 @@ def _show(rep: Report, out: Path | None, tables: list[str] | None = None) -> Non
     console.print(f"written to {out}")
 
 
+def _days(since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    """``--since`` / ``--until`` as the reports' created-date range (dates, inclusive)."""
+    return {"since": since.date() if since else None, "until": until.date() if until else None}
+
+
 def _run(database_url: str | None, workspace: str | None, name: str, **params: Any) -> Report:
     from leadflow.analytics.reports import run
 
@@ -98,18 +107,20 @@ def _run(database_url: str | None, workspace: str | None, name: str, **params: A
 def funnel_cmd(by: Annotated[str | None, typer.Option(help="source|medium|campaign|landing_page|owner|segment")] = None,
                cohort: Annotated[str | None, typer.Option(help="month or week (of lead creation)")] = None,
                stage: Annotated[list[str] | None, typer.Option("--stage", help="Only these stages (repeat).")] = None,
+               since: SinceOpt = None, until: UntilOpt = None,
                database_url: DbOpt = None, workspace: WsOpt = None, out: OutOpt = None) -> None:
     """Leads reaching each stage, and conversion between every pair of stages."""
-    rep = _run(database_url, workspace, "funnel", by=by, cohort=cohort, stages=stage or None)
+    rep = _run(database_url, workspace, "funnel", by=by, cohort=cohort, stages=stage or None, **_days(since, until))
     _show(rep, out)
 
 
 @app.command("velocity")
 def velocity_cmd(by: Annotated[str | None, typer.Option(help="a breakdown, as for funnel")] = None,
                  cohort: Annotated[str | None, typer.Option(help="month or week")] = None,
+                 since: SinceOpt = None, until: UntilOpt = None,
                  database_url: DbOpt = None, workspace: WsOpt = None, out: OutOpt = None) -> None:
     """Median and P90 days in each stage and from creation to each stage."""
-    _show(_run(database_url, workspace, "velocity", by=by, cohort=cohort), out)
+    _show(_run(database_url, workspace, "velocity", by=by, cohort=cohort, **_days(since, until)), out)
 
 
 @app.command("channels")
@@ -132,10 +143,11 @@ def converts_cmd(target: Annotated[str, typer.Option(help="the stage that counts
                  = None,
                  min_support: Annotated[int, typer.Option(help="leave out items touched by fewer leads")] = 20,
                  limit: Annotated[int, typer.Option(help="rows to show")] = 30,
+                 since: SinceOpt = None, until: UntilOpt = None,
                  database_url: DbOpt = None, workspace: WsOpt = None, out: OutOpt = None) -> None:
     """What converters touched more than the others (lift with 95 % confidence interval)."""
     rep = _run(database_url, workspace, "converts", target=target, population=population,
-               kinds=tuple(kind) if kind else None, min_support=min_support, limit=limit)
+               kinds=tuple(kind) if kind else None, min_support=min_support, limit=limit, **_days(since, until))
     _show(rep, out)
 
 
@@ -144,9 +156,11 @@ def score_health_cmd(basis: Annotated[str, typer.Option(help="current score, or 
                      = "current",
                      target: Annotated[str, typer.Option(help="the stage that counts as converted")] = "customer",
                      min_support: Annotated[int, typer.Option(help="bands smaller than this are not judged")] = 10,
+                     since: SinceOpt = None, until: UntilOpt = None,
                      database_url: DbOpt = None, workspace: WsOpt = None, out: OutOpt = None) -> None:
     """Conversion by grade and score band (is a higher score really better?), MQL volume over time."""
-    rep = _run(database_url, workspace, "score-health", basis=basis, target=target, min_support=min_support)
+    rep = _run(database_url, workspace, "score-health", basis=basis, target=target, min_support=min_support,
+               **_days(since, until))
     _show(rep, out)
 
 

@@ -28,6 +28,9 @@ SpendWrite = Allowed[Action.SPEND_WRITE]
 By = Literal["source", "medium", "campaign", "landing_page", "owner", "segment"]
 StageName = Literal["subscriber", "lead", "mql", "sal", "sql", "opportunity", "customer"]
 MAX_SPEND_ROWS = 10000
+#: the created-date range of the reports about leads (UTC days, both inclusive)
+Since = Annotated[date | None, Query(description="only leads created on or after this day (UTC)")]
+Until = Annotated[date | None, Query(description="only leads created on or before this day (UTC)")]
 
 
 class ReportOut(BaseModel):
@@ -51,15 +54,17 @@ def _run(request: Request, workspace_id: str, name: str, **params: Any) -> Repor
             summary="Leads reaching each stage and conversion between every pair, by breakdown and cohort")
 def get_funnel(request: Request, who: AnalyticsRead, by: By | None = None,
                cohort: Literal["month", "week"] | None = None,
-               stages: Annotated[list[StageName] | None, Query()] = None) -> ReportOut:
-    return _run(request, who.workspace_id, "funnel", by=by, cohort=cohort, stages=stages)
+               stages: Annotated[list[StageName] | None, Query()] = None,
+               since: Since = None, until: Until = None) -> ReportOut:
+    return _run(request, who.workspace_id, "funnel", by=by, cohort=cohort, stages=stages, since=since, until=until)
 
 
 @router.get("/v1/analytics/velocity", response_model=ReportOut,
             summary="Median and P90 days in each stage and from creation to each stage")
 def get_velocity(request: Request, who: AnalyticsRead, by: By | None = None,
-                 cohort: Literal["month", "week"] | None = None) -> ReportOut:
-    return _run(request, who.workspace_id, "velocity", by=by, cohort=cohort)
+                 cohort: Literal["month", "week"] | None = None,
+                 since: Since = None, until: Until = None) -> ReportOut:
+    return _run(request, who.workspace_id, "velocity", by=by, cohort=cohort, since=since, until=until)
 
 
 @router.get("/v1/analytics/channels", response_model=ReportOut,
@@ -78,9 +83,11 @@ def get_converts(request: Request, who: AnalyticsRead, target: StageName = "cust
                                   Query()] = None,
                  min_support: Annotated[int, Query(ge=1, le=1_000_000)] = 20,
                  confidence: Annotated[float, Query(gt=0.5, lt=1)] = 0.95,
-                 limit: Annotated[int | None, Query(ge=1, le=10000)] = 200) -> ReportOut:
+                 limit: Annotated[int | None, Query(ge=1, le=10000)] = 200,
+                 since: Since = None, until: Until = None) -> ReportOut:
     return _run(request, who.workspace_id, "converts", target=target, population=population,
-                kinds=tuple(kinds) if kinds else None, min_support=min_support, confidence=confidence, limit=limit)
+                kinds=tuple(kinds) if kinds else None, min_support=min_support, confidence=confidence, limit=limit,
+                since=since, until=until)
 
 
 @router.get("/v1/analytics/score-health", response_model=ReportOut,
@@ -90,9 +97,10 @@ def get_score_health(request: Request, who: AnalyticsRead, basis: Literal["curre
                      fit_width: Annotated[float, Query(gt=0, le=1e6)] = 20.0,
                      engagement_width: Annotated[float, Query(gt=0, le=1e6)] = 20.0,
                      min_support: Annotated[int, Query(ge=1, le=1_000_000)] = 10,
-                     period: Literal["month", "week", "day"] = "month") -> ReportOut:
+                     period: Literal["month", "week", "day"] = "month",
+                     since: Since = None, until: Until = None) -> ReportOut:
     return _run(request, who.workspace_id, "score-health", basis=basis, target=target, fit_width=fit_width,
-                engagement_width=engagement_width, min_support=min_support, period=period)
+                engagement_width=engagement_width, min_support=min_support, period=period, since=since, until=until)
 
 
 @router.get("/v1/analytics/sales", response_model=ReportOut,
