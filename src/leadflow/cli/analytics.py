@@ -221,3 +221,36 @@ def load_olist(folder: Annotated[Path, typer.Argument(exists=True, file_okay=Fal
                       "try: leadflow analytics funnel --by source --stage mql --stage customer -w "
                       f"{lf.workspace_slug}")
 
+
+
+@app.command("load-maven")
+def load_maven(folder: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+               chunk: Annotated[int, typer.Option(min=1, help="leads / outcomes per transaction")] = 2000,
+               database_url: DbOpt = None, workspace: WsOpt = None) -> None:
+    """Load the Maven CRM sales opportunities (accounts, one lead per opportunity, won / lost deals) into a
+    workspace, to check the pipeline analytics. The outcomes are simulated: pipeline mechanics only."""
+    from rich.progress import Progress
+
+    from leadflow.analytics.maven import maven_records
+
+    try:
+        rec = maven_records(folder)
+    except (OSError, KeyError, ValueError) as exc:
+        _fail(f"{folder}: {exc}")
+    with _lf(database_url, workspace or "maven") as lf:
+        if sum(lf.funnel().values()):
+            _fail(f"workspace {lf.workspace_slug!r} already holds leads; load into an empty one")
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"{len(rec.accounts)} accounts", total=len(rec.accounts))
+            lf.upsert_accounts(rec.accounts)
+            progress.update(task, completed=len(rec.accounts))
+            for name, items, write in (("opportunities", rec.leads, lf.upsert_leads),
+                                       ("won / lost deals", rec.outcomes, lf.record_outcomes)):
+                task = progress.add_task(f"{len(items):,} {name}", total=len(items))
+                for i in range(0, len(items), chunk):
+                    write(items[i:i + chunk])
+                    progress.update(task, completed=min(i + chunk, len(items)))
+        won = sum(1 for o in rec.outcomes if o["result"] == "won")
+        console.print(f"{len(rec.accounts)} accounts, {len(rec.leads):,} opportunities, {won:,} won and "
+                      f"{len(rec.outcomes) - won:,} lost deals in workspace {lf.workspace_slug!r}; try: leadflow "
+                      f"analytics velocity --by owner -w {lf.workspace_slug}")
