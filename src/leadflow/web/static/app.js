@@ -63,11 +63,35 @@
     if (msg && !window.confirm(msg)) { evt.preventDefault(); }
   });
 
+  // date-range forms (data-range-form): typing a date switches the period to "custom"; choosing a preset
+  // empties the dates, so the URL keeps the preset (relative: "last 30 days" stays the last 30 days)
+  function rangeDateEdited(evt) {
+    var el = evt.target;
+    if (!(el.matches && el.matches("form[data-range-form] input[type=date]"))) { return; }
+    var sel = el.form.querySelector("select[name=range]");
+    if (sel && sel.value !== "custom") { sel.value = "custom"; }
+  }
+  document.addEventListener("input", rangeDateEdited);
+
   // filters: changing a select submits the filter form (keyboard users can also press the button)
   document.addEventListener("change", function (evt) {
     var el = evt.target;
+    rangeDateEdited(evt);
     if (el.matches && el.matches("form[data-autosubmit] select")) {
+      if (el.name === "range" && el.value !== "custom" && el.form.hasAttribute("data-range-form")) {
+        el.form.querySelectorAll("input[type=date]").forEach(function (d) { d.value = ""; });
+      }
       if (el.form.requestSubmit) { el.form.requestSubmit(); } else { el.form.submit(); }
+    }
+  });
+
+  // inside [data-swap-errors], a 400 / 422 answer is a page to show (the refused field explained inline),
+  // not an error to drop
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var d = evt.detail, status = d.xhr && d.xhr.status;
+    if ((status === 400 || status === 422) && d.elt && d.elt.closest && d.elt.closest("[data-swap-errors]")) {
+      d.shouldSwap = true;
+      d.isError = false;
     }
   });
 
