@@ -107,3 +107,16 @@ def test_permissions(api):
     assert r.status_code == 201
     api.app.dependency_overrides.clear()
     assert api.client.get("/v1/analytics/funnel").status_code == 401
+
+
+def test_deals_endpoint(api):
+    b = StoreBuilder(api.settings.database_url, workspace_id=api.acme.id)
+    small_funnel(b)
+    b.close()
+    r = api.client.get("/v1/analytics/deals", params={"by": "source"}, headers=api.acme.h)
+    assert r.status_code == 200, r.text
+    rows = {row["group"]: row for row in r.json()["tables"]["deals"]}
+    assert rows["ads"]["won"] == 1 and rows["ads"]["won_amount"] == pytest.approx(1000.0)  # l1, won for 1,000
+    assert rows["seo"]["won"] == 0 and rows["seo"]["leads"] == 2  # l3 and l5
+    bad = api.client.get("/v1/analytics/deals", params={"by": "email"}, headers=api.acme.h)
+    assert bad.status_code == 422 and "by must be one of" in bad.json()["detail"]

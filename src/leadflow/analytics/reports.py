@@ -9,6 +9,7 @@ from typing import Any
 from leadflow.analytics.channels import channel_economics
 from leadflow.analytics.converts import converts
 from leadflow.analytics.data import AnalyticsData, open_analytics
+from leadflow.analytics.deals import deals
 from leadflow.analytics.funnel import funnel, velocity
 from leadflow.analytics.report import Report
 from leadflow.analytics.sales import sales
@@ -23,6 +24,7 @@ REPORTS: dict[str, Callable[..., Report]] = {
     "converts": converts,
     "score-health": score_health,
     "sales": sales,
+    "deals": deals,
 }
 
 

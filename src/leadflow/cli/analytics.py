@@ -171,6 +171,14 @@ def sales_cmd(since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"
     _show(_run(database_url, workspace, "sales", since=since), out)
 
 
+@app.command("deals")
+def deals_cmd(by: Annotated[str | None, typer.Option(
+                  help="source|medium|campaign|landing_page|owner|segment, or properties.<name>")] = None,
+              database_url: DbOpt = None, workspace: WsOpt = None, out: OutOpt = None) -> None:
+    """Pipeline: opportunities, open / won / lost, win rate, won amount and sales cycle per group."""
+    _show(_run(database_url, workspace, "deals", by=by), out)
+
+
 @spend_app.command("import")
 def spend_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
                  currency: Annotated[str | None, typer.Option(help="currency of rows without one")] = None,

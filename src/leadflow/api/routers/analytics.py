@@ -1,4 +1,4 @@
-"""Analytics (funnel, velocity, channel economics, what converts, score health, sales) and channel spend.
+"""Analytics (funnel, velocity, channel economics, what converts, score health, sales, deals) and channel spend.
 
 Every GET answers a report as JSON: ``{"report", "params", "tables": {name: [rows]}, "notes"}`` (see
 docs/analytics.md). ``POST /v1/spend`` stores channel spend (JSON rows, or a CSV body with
@@ -107,6 +107,15 @@ def get_score_health(request: Request, who: AnalyticsRead, basis: Literal["curre
             summary="Speed to lead, SLA compliance, acceptance, rejection reasons, SQL rate per rep")
 def get_sales(request: Request, who: AnalyticsRead, since: datetime | None = None) -> ReportOut:
     return _run(request, who.workspace_id, "sales", since=since)
+
+
+@router.get("/v1/analytics/deals", response_model=ReportOut,
+            summary="Pipeline: opportunities, open / won / lost, win rate, won amount and cycle per group")
+def get_deals(request: Request, who: AnalyticsRead,
+              by: Annotated[str | None, Query(max_length=200, description="a breakdown (source, medium, campaign, "
+                                              "landing_page, owner, segment) or properties.<name>")] = None
+              ) -> ReportOut:
+    return _run(request, who.workspace_id, "deals", by=by)
 
 
 # ------------------------------------------------------------------------------------------- spend
