@@ -59,7 +59,11 @@ def test_train_temporal_split_calibrated_and_explained(tmp_path):
     tr_max = ds.times[np.isin(ds.ids, res.test.ids, invert=True)].max()
     assert res.test.times.min() >= tr_max or res.split["test_from"] <= res.test.times.min()
     assert "Constant" in res.model.encoder.dropped and "Empty" in res.model.encoder.dropped
-    assert res.model.calibrator is not None and res.model.calibrator.method == "platt"
+    cal = res.candidates["calibration"]
+    assert res.model.calibrator is not None and res.model.calibrator.method == cal["chosen"]
+    # chosen on the validation scores by cross-validated ECE; too few rows there for isotonic
+    assert set(cal["cross_validated"]) == {"none", "platt"}
+    assert cal["cross_validated"][cal["chosen"]]["ece"] == min(v["ece"] for v in cal["cross_validated"].values())
     p = res.test_p
     assert ((p > 0) & (p < 1)).all()
     from leadflow.predictive.evaluate import roc_auc
@@ -147,3 +151,170 @@ def test_cli_train_and_evaluate_table(tmp_path):
                               "--target", "Converted", "--models-dir", str(models), "-w", "acme"])
     assert few.exit_code == 2 and "too few outcomes" in few.output
     assert sorted(p.name for p in (models / "acme").iterdir()) == ["table-v1"]  # nothing written on errors
+
+
+# ------------------------------------------------------------------------ time-derived features
+
+
+def test_time_features_hand_computed_and_strictly_earlier():
+    from leadflow.predictive.timefeatures import DAY, calendar_year, first_seen_age, trailing_count
+
+    t = np.array([0.0, 0.0, 1.0, 3.0, 9.0, np.nan]) * DAY + 1_500_000_000.0
+    keys = ["a", "b", "a", "a", None, "a"]
+    # same-time rows do not see each other; the window is [t - 7 days, t)
+    assert trailing_count(t, 7).tolist()[:5] == [0, 0, 2, 3, 1]  # day 9 sees days 2..8: only day 3
+    assert np.isnan(trailing_count(t, 7)[5])
+    got = trailing_count(t, 7, keys)
+    assert got[:4].tolist() == [0, 0, 1, 2] and np.isnan(got[4]) and np.isnan(got[5])
+    age = first_seen_age(t, keys)
+    assert age[:4].tolist() == [0, 0, 1, 3] and np.isnan(age[4]) and np.isnan(age[5])
+    year = calendar_year(np.array([1_514_764_800.0, 1_530_403_200.0]))  # 2018-01-01, 2018-07-01
+    assert year[0] == 2018.0 and 2018.49 < year[1] < 2018.5
+
+
+def test_time_features_of_a_row_do_not_change_when_later_rows_are_appended():
+    from leadflow.predictive.timefeatures import time_features
+
+    rng = np.random.default_rng(5)
+    n = 300
+    t = np.sort(rng.integers(0, 200, n)).astype(float) * 86400 + 1_600_000_000.0
+    cats = {"source": rng.choice(np.array(["ads", "seo", None], dtype=object), n),
+            "page": rng.choice(np.array([f"p{i}" for i in range(30)], dtype=object), n)}
+    first = 200
+    cut = t[first - 1]
+    head = t <= cut  # every row up to (and including all rows at) the cut time
+    early, _ = time_features(t[head], {k: v[head] for k, v in cats.items()})
+    full, _ = time_features(t, cats)
+    assert set(early) == set(full) and len(full) == 3 + 2 * len(cats)
+    for name, values in early.items():
+        np.testing.assert_array_equal(values, full[name][head], err_msg=name)
+    # a row's features ignore later rows even when the later rows are shuffled in before it in the file
+    perm = rng.permutation(n)
+    shuffled, _ = time_features(t[perm], {k: v[perm] for k, v in cats.items()})
+    for name, values in full.items():
+        np.testing.assert_array_equal(values[perm], shuffled[name], err_msg=name)
+
+
+def test_table_time_features_are_an_optional_group_and_leak_free(tmp_path):
+    path = write_leads(tmp_path / "leads.csv", n=500)
+    ds, _ = load_csv(path, "Converted", exclude=["Lead Quality"])
+    group = ds.meta["optional_groups"]["time-derived"]
+    assert "calendar year" in group and "Source: rows in the previous 30 days" in group
+    assert all(g in ds.numeric and "{value}" in ds.describe[g] for g in group)
+    assert not [w for w in ds.warnings if "leakage" in w]
+    # the same file cut after 300 rows: the first 300 rows' features are identical
+    with open(path, newline="") as fh:
+        lines = list(csv.reader(fh))
+    with open(tmp_path / "head.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(lines[:301])
+    head, _ = load_csv(tmp_path / "head.csv", "Converted", exclude=["Lead Quality"])
+    for name in group:
+        np.testing.assert_array_equal(head.numeric[name], ds.numeric[name][:300], err_msg=name)
+    res = train(ds)
+    kept = any(w.startswith("time-derived features kept") for w in res.warnings)
+    left = any(w.startswith("time-derived features left out") for w in res.warnings)
+    assert kept != left
+    assert all((g in res.model.encoder.features) == kept for g in group)
+
+
+# ------------------------------------------------------------------------ encoding, candidates, calibration
+
+
+def _random_table(n=900, seed=3):
+    """A table without dates: a non-linear numeric signal (a bump), a categorical one, noise."""
+    from leadflow.predictive.dataset import Dataset
+
+    rng = np.random.default_rng(seed)
+    minutes = rng.exponential(10, n)
+    minutes[rng.random(n) < 0.1] = np.nan
+    channel = rng.choice(np.array(["ads", "seo", "partner", "event", None], dtype=object), n)
+    logit = -1.0 + 2.0 * ((minutes > 5) & (minutes < 25)) + 1.2 * (channel == "partner")
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(logit, nan=-1.0)))).astype(np.int8)
+    return Dataset(numeric={"minutes": minutes, "noise": rng.normal(size=n)},
+                   categorical={"channel": channel}, ids=np.array([str(i) for i in range(n)], dtype=object),
+                   y=y, describe={"minutes": "{value} minutes"})
+
+
+def test_linear_design_has_decile_bins_and_contributions_add_up(tmp_path):
+    from leadflow.predictive.train import Bag, Encoder, split
+
+    ds = _random_table()
+    enc = Encoder.fit(ds)
+    minutes = next(n for n in enc.nums if n.name == "minutes")
+    assert 5 <= len(minutes.edges) <= 9
+    x = enc.linear(ds, center=False)
+    labels = [label for _, label in enc.linear_columns()]
+    assert x.shape[1] == len(labels)
+    bins = [j for j, label in enumerate(labels) if label.startswith("minutes in [")]
+    present = ~np.isnan(ds.numeric["minutes"])
+    assert (x[present][:, bins].sum(axis=1) == 1).all() and (x[~present][:, bins].sum(axis=1) == 0).all()
+    res = train(ds)
+    _, _, test_i, _ = split(ds)
+    assert res.split["kind"] == "random-stratified" and res.split["cross_fit_folds"] == 5
+    assert sorted(res.test.ids.tolist()) == sorted(ds.ids[test_i].tolist())  # the test rows never train
+    assert res.train_rows == res.valid_rows == res.split["train"] + res.split["valid"]  # every row held out once
+    assert {"logistic", "calibration"} <= set(res.candidates)
+    for algorithm in ("logistic", "lightgbm"):
+        model = train(ds, algorithm=algorithm).model
+        base, contrib, feats = model.contributions(res.test)
+        np.testing.assert_allclose(base + contrib.sum(axis=1), model.raw(res.test), atol=1e-6)
+        assert feats == model.encoder.features
+    # the cross-fitted bag of boosters is saved and loaded like any model
+    assert isinstance(model.estimator, Bag) and len(model.estimator.members) == 5
+    art = save(model, {"target": "y"}, tmp_path / "models", "acme", "bag")
+    loaded, _ = load(art.path)
+    np.testing.assert_allclose(loaded.predict(res.test), model.predict(res.test))
+    assert roc_auc_of(res) > 0.65
+
+
+def roc_auc_of(res):
+    from leadflow.predictive.evaluate import roc_auc
+
+    return roc_auc(res.test.y, res.test_p)
+
+
+def test_blend_contributions_add_up_and_explain():
+    from leadflow.predictive.train import (
+        Blend,
+        Encoder,
+        Model,
+        _fit_blend,
+        _fit_lightgbm,
+        _fit_logistic,
+        _Fitted,
+        _stratified_folds,
+    )
+
+    ds = _random_table(n=1200, seed=9)
+    plan = _stratified_folds(ds.y, 3, 7)
+    enc = Encoder.fit(ds)
+    lr, gb = _fit_logistic(enc, ds, plan, 7), _fit_lightgbm(enc, ds, plan, 7)
+    blend = _fit_blend(lr, gb, ds.y, np.arange(len(ds)))
+    assert isinstance(blend, _Fitted) and isinstance(blend.estimator, Blend)
+    assert blend.auc >= max(lr.auc, gb.auc) - 0.02
+    model = Model("blend", enc, blend.estimator, describe=ds.describe)
+    base, contrib, _ = model.contributions(ds)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), model.raw(ds), atol=1e-6)
+    assert model.top_weights(3)[0][0] in {"minutes", "channel"}
+    texts = [f["text"] for row in explain(model, ds.subset([0, 1, 2, 3])) for f in row]
+    assert texts and all(t[0] in "+-" for t in texts)
+
+
+def test_calibration_choice_by_cross_validated_ece():
+    from leadflow.predictive.train import Calibrator, choose_calibration
+
+    rng = np.random.default_rng(1)
+    true_logit = rng.normal(-0.5, 1.5, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-true_logit))).astype(np.int8)
+    # over-confident scores (3x the true log-odds): the model's own probabilities are badly calibrated
+    method, scores = choose_calibration(3 * true_logit, y)
+    assert method in ("platt", "isotonic") and set(scores) == {"none", "platt", "isotonic"}
+    assert scores["none"]["ece"] > 2 * scores[method]["ece"]
+    # well-calibrated scores: whatever wins, its cross-validated ECE is the lowest and small
+    method, scores = choose_calibration(true_logit, y)
+    assert scores[method]["ece"] == min(v["ece"] for v in scores.values()) < 0.03
+    # too few of a class to choose: Platt, as before
+    few = np.r_[np.flatnonzero(y == 1)[:10], np.flatnonzero(y == 0)[:300]]
+    assert choose_calibration(true_logit[few], y[few]) == ("platt", {})
+    none = Calibrator.fit(true_logit, y, "none")
+    np.testing.assert_allclose(none(np.array([0.0, 2.0])), 1 / (1 + np.exp(-np.array([0.0, 2.0]))))

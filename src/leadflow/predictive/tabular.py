@@ -7,8 +7,11 @@ Column roles are inferred and can be overridden:
 * **id** - ``--id``, or a column named like an id (``id``, ``... ID``, ``... number``, ``uuid``) whose values
   are all present and distinct; never a feature;
 * **time** - ``--time``, or a column named like a date (``date``, ``time``, ``..._at``) whose values parse
-  as dates; it orders the temporal split and gives the ``weekday`` / ``hour`` features (the date itself is
-  not a feature: a model must not learn the calendar it will never see again);
+  as dates; it orders the temporal split and gives the ``weekday`` / ``hour`` features, plus an optional
+  group of point-in-time features (:mod:`leadflow.predictive.timefeatures`: the calendar year as a cohort
+  trend, lead volume in the previous 7 / 30 days, and per categorical column the rows sharing the value
+  in the previous 30 days and the days since the value first appeared - each from strictly earlier rows
+  of the same file only), which training keeps only when they improve the held-out ROC AUC;
 * **excluded** - ``--exclude`` (e.g. columns filled in by sales after contact), plus columns whose values
   are nearly all distinct text (free text, other identifiers);
 * the rest are features: **numeric** when at least 95 % of the present values parse as numbers,
@@ -39,6 +42,7 @@ import numpy as np
 
 from leadflow.predictive.dataset import Dataset
 from leadflow.predictive.errors import BadTarget, NoFeatures, PredictiveError
+from leadflow.predictive.timefeatures import time_features
 
 __all__ = ["DEFAULT_MISSING", "Roles", "leakage_warnings", "load_csv", "read_table"]
 
@@ -236,7 +240,16 @@ def from_rows(header: Sequence[str], rows: Sequence[Sequence[str]], target: str,
     if not ds.features:
         raise NoFeatures(f"{source}: no feature column left after the target, id, time and excluded columns")
     ds.warnings = roles.notes + leakage_warnings(ds)
-    ds.meta = {"source": source, "roles": roles.as_dict(), "missing_tokens": sorted(tokens)}
+    optional: dict[str, list[str]] = {}
+    if roles.time and ds.times is not None:
+        # added after the leakage check: they derive from the time column and the columns checked above
+        cats = {h: v for h, v in ds.categorical.items() if h != "weekday" and len({x for x in v if x is not None}) > 1}
+        extra, words = time_features(ds.times, cats)
+        extra = {k: v for k, v in extra.items() if k not in ds.numeric and k not in ds.categorical}
+        ds.numeric.update(extra)
+        ds.describe.update({k: words[k] for k in extra})
+        optional = {"time-derived": list(extra)}
+    ds.meta = {"source": source, "roles": roles.as_dict(), "missing_tokens": sorted(tokens), "optional_groups": optional}
     return ds, roles
 
 

@@ -1,26 +1,36 @@
-"""Training: encode the features, split in time, fit candidates, pick one on validation, calibrate it.
+"""Training: encode the features, split, fit candidates, pick one on held-out rows, calibrate it.
 
-* **Encoding** (:class:`Encoder`, fitted on the training part only): numeric features are imputed with the
+* **Encoding** (:class:`Encoder`, fitted on the training rows only): numeric features are imputed with the
   training median (plus a "was missing" indicator when values are missing), heavy-tailed non-negative ones
-  are ``log1p``-transformed, then standardised for the linear model; categorical features keep the levels
-  seen at least ``min_count`` times in training (the rest become ``(other)``, missing values
-  ``(missing)``), one-hot for the linear model and integer codes for LightGBM.
+  are ``log1p``-transformed, then standardised for the linear model, which also gets one indicator per
+  training decile of each numeric feature (a piecewise shape: a linear term alone cannot say "zero minutes
+  on the site is bad, a few minutes good, more no better"); categorical features keep the levels seen at
+  least ``min_count`` times in training (the rest are pooled as ``(other)``, missing values ``(missing)``),
+  one-hot for the linear model and integer codes for LightGBM.
 * **Split**: with times, a temporal split - the last 20 % of rows (by time) test; of the rows whose label is
   observed before the test period starts (time + horizon gap <= test start), the latest quarter validate
   and the rows whose label is observed before the validation period starts train (with no gap: 60 / 20 /
-  20 %). Without times, a
-  stratified random split (seeded).
-* **Candidates**: L2-regularised logistic regression (strength chosen on validation) and gradient-boosted
-  trees (LightGBM, early-stopped on validation; tried from 50 training conversions on). The candidate with
-  the best validation ROC AUC wins; LightGBM must beat the logistic regression by ``0.005`` (readability
-  wins ties).
-* **Calibration** on the validation part: isotonic when it holds at least 200 of each class, Platt
-  (a logistic fit on the raw log-odds) otherwise. The test part is touched only by :func:`train`'s final
-  evaluation.
+  20 %); candidates are fitted on the training rows and chosen, early-stopped and calibrated on the
+  validation rows. Without times, a stratified random split (seeded) keeps the same 20 % test, and the
+  other 80 % are **cross-fitted**: ``folds`` stratified folds, each candidate fitted on the other folds and
+  scored on its own fold, so every one of those rows gets an out-of-fold score; the final model is the
+  average of the fold models (for the logistic regression: the averaged coefficients).
+* **Candidates**: L2-regularised logistic regression (strength chosen on the held-out rows), gradient-boosted
+  trees (LightGBM, a small grid of tree sizes, early-stopped on the held-out rows; tried from 50 training
+  conversions on), and a blend of the two (a weighted mean of their log-odds, the weight chosen on the
+  held-out rows). The best held-out ROC AUC wins; a candidate other than the logistic regression must beat
+  it by ``0.005`` (readability wins ties).
+* **Optional feature groups** (``ds.meta["optional_groups"]``, e.g. the time-derived features of the
+  tabular path) are kept only when they raise the best held-out ROC AUC by ``0.002``.
+* **Calibration** on the held-out scores: none (the model's own probabilities), Platt (a logistic fit on
+  the raw log-odds) or isotonic, whichever has the lowest cross-validated ECE on those rows (5 folds;
+  isotonic is considered from 100 of each class, the choice from 20; Platt below that). The test part is touched
+  only by :func:`train`'s final evaluation.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable
@@ -32,12 +42,19 @@ import numpy as np
 from leadflow.predictive.dataset import Dataset
 from leadflow.predictive.errors import MIN_CLASS, MIN_CLASS_PER_PART, BadTarget, NoFeatures, TooFewOutcomes
 
-__all__ = ["Calibrator", "Encoder", "Model", "TrainResult", "check_target", "split", "train"]
+__all__ = ["Calibrator", "Encoder", "Model", "TrainResult", "check_target", "choose_calibration", "split", "train"]
 
 MISSING = "(missing)"
 OTHER = "(other)"
 LGBM_MIN_POSITIVES = 50
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+# (num_leaves, min_data_in_leaf): from nearly additive stumps to deeper interactions
+LGBM_GRID = ((4, 20), (7, 40), (15, 20), (31, 20))
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # LightGBM's share of the blended log-odds
+READABILITY_MARGIN = 0.005
+OPTIONAL_MARGIN = 0.002
+CROSS_FIT_FOLDS = 5
+LINEAR_BINS = 10
 Algorithm = Literal["auto", "logistic", "lightgbm"]
 Progress = Callable[[str], None]
 
@@ -82,6 +99,7 @@ class _Num:
     mean: float
     std: float
     indicator: bool
+    edges: tuple[float, ...] = ()  # inner decile edges on training values: bin indicators for the linear model
 
 
 @dataclass
@@ -100,7 +118,7 @@ class Encoder:
     col_means: np.ndarray | None = None  # of the linear design on the training rows
 
     @classmethod
-    def fit(cls, ds: Dataset, min_count: int = 5, max_levels: int = 60) -> Encoder:
+    def fit(cls, ds: Dataset, min_count: int = 3, max_levels: int = 200) -> Encoder:
         enc = cls()
         for name, v in ds.numeric.items():
             ok = ~np.isnan(v)
@@ -116,7 +134,9 @@ class Encoder:
             filled = np.where(ok, v, median)
             t = np.log1p(filled) if log else filled
             std = float(t.std()) or 1.0
-            enc.nums.append(_Num(name, median, log, float(t.mean()), std, bool((~ok).any())))
+            inner = np.quantile(vals, np.linspace(0, 1, LINEAR_BINS + 1)[1:-1])
+            edges = tuple(float(e) for e in np.unique(inner)) if len(np.unique(vals)) > 2 else ()
+            enc.nums.append(_Num(name, median, log, float(t.mean()), std, bool((~ok).any()), edges))
         for name, v in ds.categorical.items():
             present = [x for x in v if x is not None]
             if not present:
@@ -170,6 +190,10 @@ class Encoder:
             cols.append((n.name, n.name))
             if n.indicator:
                 cols.append((n.name, f"{n.name} missing"))
+            edges = getattr(n, "edges", ())
+            if edges:
+                bounds = ["", *(f"{e:g}" for e in edges), ""]
+                cols.extend((n.name, f"{n.name} in [{bounds[k]}, {bounds[k + 1]})") for k in range(len(edges) + 1))
         for c in self.cats:
             cols.extend((c.name, f"{c.name}={lv}") for lv in [*c.levels, OTHER, MISSING])
         return cols
@@ -181,6 +205,14 @@ class Encoder:
             parts.append(z[:, None])
             if n.indicator:
                 parts.append(miss.astype(np.float64)[:, None])
+            edges = getattr(n, "edges", ())
+            if edges:
+                v = ds.numeric.get(n.name)
+                v = np.full(len(ds), np.nan) if v is None else v
+                onehot = np.zeros((len(ds), len(edges) + 1))
+                ok = np.flatnonzero(~np.isnan(v))
+                onehot[ok, np.searchsorted(edges, v[ok], side="right")] = 1.0
+                parts.append(onehot)
         for c in self.cats:
             codes = self._codes(ds, c)
             onehot = np.zeros((len(ds), len(c.levels) + 2))
@@ -209,7 +241,8 @@ class Encoder:
 
 @dataclass
 class Calibrator:
-    """Maps raw log-odds to calibrated probabilities: ``platt`` (a, b) or ``isotonic`` (x, y knots)."""
+    """Maps raw log-odds to calibrated probabilities: ``none`` (the model's own sigmoid), ``platt`` (a, b)
+    or ``isotonic`` (x, y knots)."""
 
     method: str
     a: float = 1.0
@@ -219,16 +252,17 @@ class Calibrator:
 
     @classmethod
     def fit(cls, raw: np.ndarray, y: np.ndarray, method: str = "auto") -> Calibrator:
-        pos, neg = int(y.sum()), int(len(y) - y.sum())
         if method == "auto":
-            method = "isotonic" if min(pos, neg) >= 200 else "platt"
+            method = choose_calibration(raw, y)[0]
+        if method == "none":
+            return cls("none")
         if method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
 
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
             return cls("isotonic", xs=[float(v) for v in iso.X_thresholds_], ys=[float(v) for v in iso.y_thresholds_])
         if method != "platt":
-            raise ValueError(f"calibration must be auto, platt or isotonic, not {method!r}")
+            raise ValueError(f"calibration must be auto, none, platt or isotonic, not {method!r}")
         from sklearn.linear_model import LogisticRegression
 
         lr = LogisticRegression(C=1e4, max_iter=1000).fit(raw[:, None], y)
@@ -242,14 +276,76 @@ class Calibrator:
         return _sigmoid(self.a * raw + self.b)
 
 
+CALIBRATION_CHOICE_MIN = 20  # of each class, to choose by cross-validation (Platt below)
+ISOTONIC_MIN = 100  # of each class, for isotonic to be considered
+
+
+def choose_calibration(raw: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 11
+                       ) -> tuple[str, dict[str, dict[str, float]]]:
+    """The calibration with the lowest cross-validated ECE on held-out scores ``raw`` (see the module
+    docstring), and each method's cross-validated ECE and log loss."""
+    from leadflow.predictive.evaluate import calibration as _calibration
+    from leadflow.predictive.evaluate import log_loss
+
+    raw = np.asarray(raw, dtype=np.float64)
+    y = np.asarray(y).astype(np.int8)
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if min(pos, neg) < CALIBRATION_CHOICE_MIN:
+        return "platt", {}
+    methods = ["none", "platt"] + (["isotonic"] if min(pos, neg) >= ISOTONIC_MIN else [])
+    out = {m: np.zeros(len(y)) for m in methods}
+    for fit_i, eval_i in _stratified_folds(y, folds, seed):
+        for m in methods:
+            out[m][eval_i] = Calibrator.fit(raw[fit_i], y[fit_i], m)(raw[eval_i])
+    scores = {m: {"log_loss": round(log_loss(y, p), 5), "ece": round(_calibration(y, p)[1], 5)} for m, p in out.items()}
+    best = min(methods, key=lambda m: (scores[m]["ece"], methods.index(m)))
+    return best, scores
+
+
+def _stratified_folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` (fit rows, held-out rows) pairs; each class is dealt round-robin over the folds after a shuffle."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(y), dtype=np.int64)
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        rng.shuffle(idx)
+        fold[idx] = np.arange(len(idx)) % k
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
+
+
 # --------------------------------------------------------------------------------------------- model
+
+
+class Bag:
+    """The average of the fold models' raw scores (cross-fitting): LightGBM boosters side by side."""
+
+    def __init__(self, members: list[Any]):
+        self.members = members
+
+    def predict(self, x: np.ndarray, *, raw_score: bool = False, pred_contrib: bool = False) -> np.ndarray:
+        return np.mean([m.predict(x, raw_score=raw_score, pred_contrib=pred_contrib) for m in self.members], axis=0)
+
+    def feature_importance(self, importance_type: str = "gain") -> np.ndarray:
+        return np.mean([m.feature_importance(importance_type=importance_type) for m in self.members], axis=0)
+
+    def current_iteration(self) -> int:
+        return round(float(np.mean([m.current_iteration() for m in self.members])))
+
+
+@dataclass
+class Blend:
+    """``(1 - weight) x`` the logistic regression's log-odds ``+ weight x`` LightGBM's."""
+
+    logistic: Any
+    lightgbm: Any
+    weight: float
 
 
 @dataclass
 class Model:
     """A fitted, calibrated model: ``predict(ds)`` -> probabilities; ``contributions(ds)`` -> log-odds parts."""
 
-    algorithm: str  # logistic | lightgbm
+    algorithm: str  # logistic | lightgbm | blend
     encoder: Encoder
     estimator: Any
     calibrator: Calibrator | None = None
@@ -260,6 +356,10 @@ class Model:
         """Uncalibrated log-odds."""
         if self.algorithm == "logistic":
             return self.estimator.decision_function(self.encoder.linear(ds))
+        if self.algorithm == "blend":
+            b = self.estimator
+            return ((1 - b.weight) * b.logistic.decision_function(self.encoder.linear(ds))
+                    + b.weight * b.lightgbm.predict(self.encoder.tree(ds), raw_score=True))
         return self.estimator.predict(self.encoder.tree(ds), raw_score=True)
 
     def predict(self, ds: Dataset) -> np.ndarray:
@@ -270,33 +370,57 @@ class Model:
         """``(base, contrib, features)``: raw log-odds = base + contrib.sum(axis=1), one column per feature.
 
         Logistic: coefficient x (value - training mean) summed over a feature's design columns (exact).
-        LightGBM: its own SHAP contributions (``pred_contrib``).
+        LightGBM: its own SHAP contributions (``pred_contrib``; averaged over the fold models of a bag).
+        Blend: the weighted sum of the two.
         """
-        feats = self.encoder.features
         if self.algorithm == "logistic":
-            x = self.encoder.linear(ds)
-            coef = self.estimator.coef_[0]
-            parts = x * coef
-            owner = [f for f, _ in self.encoder.linear_columns()]
-            idx = {f: i for i, f in enumerate(feats)}
-            contrib = np.zeros((len(ds), len(feats)))
-            for j, f in enumerate(owner):
-                contrib[:, idx[f]] += parts[:, j]
-            base = np.full(len(ds), float(self.estimator.intercept_[0]))
-            return base, contrib, feats
-        out = self.estimator.predict(self.encoder.tree(ds), pred_contrib=True)
-        return out[:, -1], out[:, :-1], feats
+            return self._linear_contributions(self.estimator, ds)
+        if self.algorithm == "blend":
+            b = self.estimator
+            lb, lc, feats = self._linear_contributions(b.logistic, ds)
+            tb, tc, _ = self._tree_contributions(b.lightgbm, ds)
+            w = b.weight
+            return (1 - w) * lb + w * tb, (1 - w) * lc + w * tc, feats
+        return self._tree_contributions(self.estimator, ds)
+
+    def _linear_contributions(self, lr: Any, ds: Dataset) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        feats = self.encoder.features
+        parts = self.encoder.linear(ds) * lr.coef_[0]
+        owner = [f for f, _ in self.encoder.linear_columns()]
+        idx = {f: i for i, f in enumerate(feats)}
+        contrib = np.zeros((len(ds), len(feats)))
+        for j, f in enumerate(owner):
+            contrib[:, idx[f]] += parts[:, j]
+        return np.full(len(ds), float(lr.intercept_[0])), contrib, feats
+
+    def _tree_contributions(self, est: Any, ds: Dataset) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        out = est.predict(self.encoder.tree(ds), pred_contrib=True)
+        return out[:, -1], out[:, :-1], self.encoder.features
 
     def top_weights(self, n: int = 15) -> list[tuple[str, float]]:
-        """Global importance: |coefficient| (logistic) or gain (LightGBM), by feature."""
+        """Global importance: |coefficient| (logistic), gain (LightGBM), or the blend's weighted mean of the two
+        (each as a share of its total)."""
         feats = self.encoder.features
-        if self.algorithm == "logistic":
+
+        def linear(lr: Any) -> dict[str, float]:
             agg: dict[str, float] = dict.fromkeys(feats, 0.0)
-            for (f, _), c in zip(self.encoder.linear_columns(), self.estimator.coef_[0], strict=True):
+            for (f, _), c in zip(self.encoder.linear_columns(), lr.coef_[0], strict=True):
                 agg[f] = max(agg[f], abs(float(c)))
+            return agg
+
+        def tree(est: Any) -> dict[str, float]:
+            gains = est.feature_importance(importance_type="gain")
+            return {f: float(g) for f, g in zip(feats, gains, strict=True)}
+
+        if self.algorithm == "logistic":
+            agg = linear(self.estimator)
+        elif self.algorithm == "blend":
+            a, t = linear(self.estimator.logistic), tree(self.estimator.lightgbm)
+            sa, st = sum(a.values()) or 1.0, sum(t.values()) or 1.0
+            w = self.estimator.weight
+            agg = {f: (1 - w) * a[f] / sa + w * t[f] / st for f in feats}
         else:
-            gains = self.estimator.feature_importance(importance_type="gain")
-            agg = {f: float(g) for f, g in zip(feats, gains, strict=True)}
+            agg = tree(self.estimator)
         return sorted(agg.items(), key=lambda kv: -kv[1])[:n]
 
 
@@ -358,52 +482,146 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
     return roc_auc(y, s)
 
 
-def _fit_logistic(enc: Encoder, tr: Dataset, va: Dataset, seed: int) -> tuple[Any, float, dict[str, Any]]:
+Plan = list[tuple[np.ndarray, np.ndarray]]  # (fit rows, held-out rows) per fold, indices into the dev rows
+
+
+@dataclass
+class _Fitted:
+    estimator: Any
+    held_raw: np.ndarray  # raw log-odds of each held-out row (NaN for rows never held out)
+    auc: float
+    params: dict[str, Any]
+
+
+def _held(plan: Plan) -> np.ndarray:
+    return np.sort(np.concatenate([e for _, e in plan]))
+
+
+def _fit_logistic(enc: Encoder, dev: Dataset, plan: Plan, seed: int) -> _Fitted:
     from sklearn.linear_model import LogisticRegression
 
-    xt, xv = enc.linear(tr), enc.linear(va)
-    best: tuple[Any, float, dict[str, Any]] | None = None
+    x = enc.linear(dev)
+    y = dev.y
+    held = _held(plan)
+    # Newton steps converge in a few iterations while the design is narrow; L-BFGS scales to wide ones
+    solver = "newton-cholesky" if x.shape[1] <= 400 else "lbfgs"
+    best: _Fitted | None = None
     for c in C_GRID:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lr = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(xt, tr.y)
-        auc = _auc(va.y, lr.decision_function(xv))
-        if best is None or auc > best[1] + 1e-9:
-            best = (lr, auc, {"C": c})
+        raw = np.full(len(dev), np.nan)
+        fits = []
+        for fit_i, eval_i in plan:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                lr = LogisticRegression(C=c, solver=solver, max_iter=3000, random_state=seed).fit(
+                    x[fit_i], y[fit_i])
+            raw[eval_i] = lr.decision_function(x[eval_i])
+            fits.append(lr)
+        auc = _auc(y[held], raw[held])
+        if best is None or auc > best.auc + 1e-9:
+            est = fits[0]
+            if len(fits) > 1:  # the average of linear models is a linear model: one readable set of weights
+                est = copy.deepcopy(fits[0])
+                est.coef_ = np.mean([f.coef_ for f in fits], axis=0)
+                est.intercept_ = np.mean([f.intercept_ for f in fits], axis=0)
+            best = _Fitted(est, raw, auc, {"C": c})
     assert best is not None
     return best
 
 
-def _fit_lightgbm(enc: Encoder, tr: Dataset, va: Dataset, seed: int) -> tuple[Any, float, dict[str, Any]]:
+def _lgbm_params(leaves: int, min_child: int, seed: int) -> dict[str, Any]:
+    return {"objective": "binary", "learning_rate": 0.03, "num_leaves": leaves, "min_data_in_leaf": min_child,
+            "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+            "cat_smooth": 20.0, "min_data_per_group": 20, "verbose": -1, "seed": seed, "num_threads": 1,
+            "deterministic": True, "force_col_wise": True}
+
+
+def _fit_lightgbm(enc: Encoder, dev: Dataset, plan: Plan, seed: int) -> _Fitted:
     import lightgbm as lgb
 
-    xt, xv = enc.tree(tr), enc.tree(va)
+    x = enc.tree(dev)
+    y = dev.y.astype(float)
     cats = enc.tree_categorical()
-    best: tuple[Any, float, dict[str, Any]] | None = None
-    for leaves, min_child in ((7, 40), (15, 20)):
-        params = {"objective": "binary", "learning_rate": 0.03, "num_leaves": leaves, "min_data_in_leaf": min_child,
-                  "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-                  "cat_smooth": 20.0, "min_data_per_group": 20, "verbose": -1, "seed": seed, "num_threads": 1,
-                  "deterministic": True, "force_col_wise": True}
-        dt = lgb.Dataset(xt, tr.y.astype(float), categorical_feature=cats or "auto", free_raw_data=False)
-        dv = lgb.Dataset(xv, va.y.astype(float), reference=dt, categorical_feature=cats or "auto")
-        booster = lgb.train(params, dt, num_boost_round=600, valid_sets=[dv],
-                            callbacks=[lgb.early_stopping(50, verbose=False)])
-        auc = _auc(va.y, booster.predict(xv, raw_score=True, num_iteration=booster.best_iteration))
-        if booster.best_iteration and booster.best_iteration < booster.current_iteration():
-            booster = lgb.train(params, dt, num_boost_round=booster.best_iteration)
-        if best is None or auc > best[1] + 1e-9:
-            best = (booster, auc, {"num_leaves": leaves, "min_data_in_leaf": min_child,
-                                   "rounds": booster.current_iteration()})
+    held = _held(plan)
+    best: _Fitted | None = None
+    for leaves, min_child in LGBM_GRID:
+        params = _lgbm_params(leaves, min_child, seed)
+        raw = np.full(len(dev), np.nan)
+        members = []
+        for fit_i, eval_i in plan:
+            dt = lgb.Dataset(x[fit_i], y[fit_i], categorical_feature=cats or "auto", free_raw_data=False)
+            dv = lgb.Dataset(x[eval_i], y[eval_i], reference=dt, categorical_feature=cats or "auto")
+            booster = lgb.train(params, dt, num_boost_round=1000, valid_sets=[dv],
+                                callbacks=[lgb.early_stopping(50, verbose=False)])
+            rounds = booster.best_iteration or booster.current_iteration()
+            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=rounds))
+            raw[eval_i] = booster.predict(x[eval_i], raw_score=True)
+            members.append(booster)
+        auc = _auc(y[held], raw[held])
+        if best is None or auc > best.auc + 1e-9:
+            est = members[0] if len(members) == 1 else Bag(members)
+            best = _Fitted(est, raw, auc, {"num_leaves": leaves, "min_data_in_leaf": min_child,
+                                           "rounds": est.current_iteration()})
     assert best is not None
     return best
+
+
+def _fit_blend(lr: _Fitted, gb: _Fitted, y: np.ndarray, held: np.ndarray) -> _Fitted:
+    best: _Fitted | None = None
+    for w in BLEND_WEIGHTS:
+        raw = (1 - w) * lr.held_raw + w * gb.held_raw
+        auc = _auc(y[held], raw[held])
+        if best is None or auc > best.auc + 1e-9:
+            best = _Fitted(Blend(lr.estimator, gb.estimator, w), raw, auc,
+                           {"weight_lightgbm": w, "logistic": lr.params, "lightgbm": gb.params})
+    assert best is not None
+    return best
+
+
+@dataclass
+class _Candidates:
+    encoder: Encoder
+    fitted: dict[str, _Fitted]
+    skipped: dict[str, str]
+
+    @property
+    def best_auc(self) -> float:
+        return max(f.auc for f in self.fitted.values())
+
+    def pick(self) -> str:
+        """The best held-out ROC AUC; anything but the logistic regression must beat it by the margin."""
+        order = [a for a in ("logistic", "lightgbm", "blend") if a in self.fitted]
+        pick = max(order, key=lambda a: (self.fitted[a].auc, -order.index(a)))
+        if "logistic" in self.fitted and pick != "logistic" and \
+                self.fitted[pick].auc < self.fitted["logistic"].auc + READABILITY_MARGIN:
+            pick = "logistic"
+        return pick
+
+
+def _fit_candidates(dev: Dataset, plan: Plan, enc_rows: np.ndarray, algorithm: Algorithm, seed: int,
+                    say: Progress) -> _Candidates:
+    enc = Encoder.fit(dev.subset(enc_rows))
+    fitted: dict[str, _Fitted] = {}
+    skipped: dict[str, str] = {}
+    if algorithm in ("auto", "logistic"):
+        say("fitting logistic regression")
+        fitted["logistic"] = _fit_logistic(enc, dev, plan, seed)
+    if algorithm in ("auto", "lightgbm"):
+        fewest = min(int(dev.y[f].sum()) for f, _ in plan)
+        if algorithm == "auto" and fewest < LGBM_MIN_POSITIVES:
+            skipped["lightgbm"] = f"fewer than {LGBM_MIN_POSITIVES} conversions in training"
+        else:
+            say("fitting gradient-boosted trees")
+            fitted["lightgbm"] = _fit_lightgbm(enc, dev, plan, seed)
+    if "logistic" in fitted and "lightgbm" in fitted:
+        fitted["blend"] = _fit_blend(fitted["logistic"], fitted["lightgbm"], dev.y, _held(plan))
+    return _Candidates(enc, fitted, skipped)
 
 
 @dataclass
 class TrainResult:
     model: Model
     split: dict[str, Any]
-    candidates: dict[str, dict[str, Any]]  # algorithm -> {valid_auc, params} or {skipped: why}
+    candidates: dict[str, dict[str, Any]]  # algorithm -> {valid_auc, params} or {skipped: why}; calibration
     test: Dataset
     test_p: np.ndarray
     train_rows: int
@@ -413,43 +631,60 @@ class TrainResult:
 
 
 def train(ds: Dataset, *, algorithm: Algorithm = "auto", calibration: str = "auto", gap_s: float = 0.0,
-          seed: int = 7, progress: Progress | None = None) -> TrainResult:
+          seed: int = 7, progress: Progress | None = None, folds: int = CROSS_FIT_FOLDS) -> TrainResult:
     """Split ``ds``, fit the candidates, pick, calibrate; see the module docstring."""
     say = progress or (lambda _msg: None)
     y = check_target(ds.y)
     ds.y = y
     tr_i, va_i, te_i, info = split(ds, gap_s=gap_s, seed=seed)
     _check_parts(y, {"train": tr_i, "validation": va_i, "test": te_i})
-    tr, va, te = ds.subset(tr_i), ds.subset(va_i), ds.subset(te_i)
+    te = ds.subset(te_i)
+    dev = ds.subset(np.concatenate([tr_i, va_i]))
+    if info["kind"] == "temporal" or folds < 2:
+        plan: Plan = [(np.arange(len(tr_i)), np.arange(len(tr_i), len(dev)))]
+        enc_rows = plan[0][0]
+    else:  # no time order to respect: every non-test row trains and is held out once
+        plan = _stratified_folds(dev.y, folds, seed)
+        enc_rows = np.arange(len(dev))
+        info = {**info, "cross_fit_folds": folds}
     say("encoding features")
-    enc = Encoder.fit(tr)
+    cands = _fit_candidates(dev, plan, enc_rows, algorithm, seed, say)
     notes = list(ds.warnings)
-    if enc.dropped:
-        notes.append("features dropped: " + ", ".join(f"{k} ({v})" for k, v in sorted(enc.dropped.items())))
-    candidates: dict[str, dict[str, Any]] = {}
-    fitted: dict[str, tuple[Any, float, dict[str, Any]]] = {}
-    if algorithm in ("auto", "logistic"):
-        say("fitting logistic regression")
-        fitted["logistic"] = _fit_logistic(enc, tr, va, seed)
-    if algorithm in ("auto", "lightgbm"):
-        if algorithm == "auto" and int(tr.y.sum()) < LGBM_MIN_POSITIVES:
-            candidates["lightgbm"] = {"skipped": f"fewer than {LGBM_MIN_POSITIVES} conversions in training"}
+    for group, names in (ds.meta.get("optional_groups") or {}).items():
+        present = [n for n in names if n in dev.features]
+        if not present or len(present) == len(dev.features):
+            continue
+        say(f"trying without the {group} features")
+        alt = _fit_candidates(dev.drop(present), plan, enc_rows, algorithm, seed, say)
+        with_, without = cands.best_auc, alt.best_auc
+        if with_ >= without + OPTIONAL_MARGIN:
+            notes.append(f"{group} features kept: held-out ROC AUC {with_:.3f} with them, {without:.3f} without")
         else:
-            say("fitting gradient-boosted trees")
-            fitted["lightgbm"] = _fit_lightgbm(enc, tr, va, seed)
-    for name, (_, auc, params) in fitted.items():
-        candidates[name] = {"valid_auc": round(auc, 4), "params": params}
-    pick = "logistic" if "logistic" in fitted else "lightgbm"
-    if "lightgbm" in fitted and (pick != "logistic" or fitted["lightgbm"][1] > fitted["logistic"][1] + 0.005):
-        pick = "lightgbm"
-    est, _, params = fitted[pick]
-    model = Model(pick, enc, est, params=dict(params), describe=dict(ds.describe))
+            notes.append(f"{group} features left out: held-out ROC AUC {with_:.3f} with them, {without:.3f} "
+                         f"without (they must add {OPTIONAL_MARGIN})")
+            cands = alt
+            for n in present:
+                cands.encoder.dropped[n] = f"{group} group left out"
+    enc = cands.encoder
+    own = {k: v for k, v in enc.dropped.items() if not v.endswith("group left out")}  # those have a note above
+    if own:
+        notes.append("features dropped: " + ", ".join(f"{k} ({v})" for k, v in sorted(own.items())))
+    candidates: dict[str, dict[str, Any]] = {name: {"skipped": why} for name, why in cands.skipped.items()}
+    for name, f in cands.fitted.items():
+        candidates[name] = {"valid_auc": round(f.auc, 4), "params": f.params}
+    pick = cands.pick()
+    chosen = cands.fitted[pick]
+    model = Model(pick, enc, chosen.estimator, params=dict(chosen.params), describe=dict(ds.describe))
     say("calibrating")
-    model.calibrator = Calibrator.fit(model.raw(va), va.y, calibration)
+    held = _held(plan)
+    raw_held, y_held = chosen.held_raw[held], dev.y[held]
+    method, scores = choose_calibration(raw_held, y_held) if calibration == "auto" else (calibration, {})
+    candidates["calibration"] = {"chosen": method, "cross_validated": scores}
+    model.calibrator = Calibrator.fit(raw_held, y_held, method)
     test_p = model.predict(te)
-    return TrainResult(model=model, split={**info, "train": len(tr), "valid": len(va), "test": len(te)},
-                       candidates=candidates, test=te, test_p=test_p, train_rows=len(tr), valid_rows=len(va),
-                       warnings=notes, reference=reference_distributions(enc, tr))
+    return TrainResult(model=model, split={**info, "train": len(tr_i), "valid": len(va_i), "test": len(te)},
+                       candidates=candidates, test=te, test_p=test_p, train_rows=len(enc_rows),
+                       valid_rows=len(held), warnings=notes, reference=reference_distributions(enc, dev.subset(enc_rows)))
 
 
 # ------------------------------------------------------------------------------------ reference
