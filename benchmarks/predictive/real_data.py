@@ -5,7 +5,8 @@
 * X Education (``../shared/data/x_education_leads/Leads.csv``): ``leadflow predict train --data`` path
   (:func:`leadflow.predictive.service.train_table`), pre-contact fields only: the sales-filled columns
   Tags, Lead Quality, Lead Profile, Last Activity, Last Notable Activity are excluded (they leak the
-  outcome, see the data README), and Lead Number (an id). No dates: stratified random 60/20/20 split.
+  outcome, see the data README), and Lead Number (an id). No dates: stratified random split, 20 % test;
+  the other 80 % are cross-fitted (5 folds) to choose, fit and calibrate the model.
   Run twice: *strict* also excludes the four Asymmetrique index/score columns (not in the README's list of
   pre-contact fields: origin, source, demographics, consent flags, web behaviour); *with Asymmetrique*
   keeps them.
@@ -13,6 +14,8 @@
   date) with ``converted`` = appears in the closed deals. Deal-side fields are never joined in (they exist
   only for won leads). Temporal split on ``first_contact_date``: the earliest 60 % train, the next 20 %
   validate / calibrate, the last 20 % test. The joined file is written to a temporary directory only.
+  The product adds its optional point-in-time features (from earlier rows only) and keeps them only if
+  they raise the validation ROC AUC.
 * Demo: the seeded generator loaded through the write path into a temporary SQLite store, then
   :func:`~leadflow.predictive.service.train_store` (weekly point-in-time snapshots, 30-day horizon, SQL).
 
@@ -128,17 +131,18 @@ def main() -> int:
             skipped.append(msg)
         if not args.skip_demo:
             rows += demo(models, tmp, args.demo_leads)
-    head = f"{'data':38} {'algorithm':9} {'split':18} {'ROC AUC':>8} {'bar':>5} {'met':>4} {'PR AUC':>7} " \
-           f"{'ECE':>6} {'top 20%':>8}"
+    head = f"{'data':38} {'algorithm':9} {'calibration':11} {'split':18} {'ROC AUC':>8} {'bar':>5} {'met':>4} " \
+           f"{'PR AUC':>7} {'ECE':>6} {'top 20%':>8}"
     print(head)
     print("-" * len(head))
     for r in rows:
         bar = "-" if r["bar_roc_auc"] is None else f"{r['bar_roc_auc']:.2f}"
         met = "-" if r["met"] is None else ("yes" if r["met"] else "no")
-        print(f"{r['data']:38} {r['algorithm']:9} {r['split']['kind']:18} {r['roc_auc']:8.3f} {bar:>5} {met:>4} "
+        print(f"{r['data']:38} {r['algorithm']:9} {r['calibration'] or '-':11} {r['split']['kind']:18} "
+              f"{r['roc_auc']:8.3f} {bar:>5} {met:>4} "
               f"{r['pr_auc']:7.3f} {r['ece']:6.3f} {r['top20_share']:8.1%}")
         if "rules_roc_auc" in r:
-            print(f"{'  rules on the same holdout':38} {'':9} {'':18} {r['rules_roc_auc']:8.3f} {'':>5} {'':>4} "
+            print(f"{'  rules on the same holdout':38} {'':9} {'':11} {'':18} {r['rules_roc_auc']:8.3f} {'':>5} {'':>4} "
                   f"{'':7} {'':6} {r['rules_top20_share']:8.1%}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rows": rows, "skipped": skipped}, indent=2, default=str) + "\n")
