@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     ingest_group_commit: bool = Field(
         True, description="Coalesce concurrent ingest requests into one store transaction (one writer thread "
         "per database). Off: each request writes in its own transaction.")
+    ingest_scoring: Literal["deferred", "inline"] = Field(
+        "deferred", description="How the HTTP ingest path scores events: 'deferred' answers once the events are "
+        "stored in the log and queued, and the ingest writer folds them into scores and stages as soon as it "
+        "is not storing (usually within milliseconds; the backlog is on /metrics); 'inline' scores them in the "
+        "request's transaction (slower, the response waits). The Python API, imports and the CLI always score "
+        "inline.")
+    qualify_batch: int = Field(
+        1000, ge=1, le=100000, description="At most this many queued events are scored per transaction by the "
+        "ingest writer (each step is also sized to ~15 ms while requests wait, ~50 ms otherwise).")
     background: bool = Field(
         False, description="Run the background loops (webhook delivery, SLA checks) inside the app process. "
         "`leadflow serve` turns it on; embedded uses of the app (tests, scripts) leave it off.")

@@ -77,10 +77,10 @@ def test_a_failing_request_fails_alone_and_the_others_are_stored(api, monkeypatc
     ws = api.acme.id
     orig = Ingestor.ingest_valid
 
-    def failing(self, items):  # noqa: ANN001
+    def failing(self, items, **kw):  # noqa: ANN001, ANN003
         if any(ev.message_id == "boom" for _, ev in items):
             raise RuntimeError("database error")
-        return orig(self, items)
+        return orig(self, items, **kw)
 
     monkeypatch.setattr(Ingestor, "ingest_valid", failing)
     writer = IngestWriter(api.app.state.db, api.settings)

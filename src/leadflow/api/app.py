@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, mount_web: bool = True) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        writer.start()  # scores what a previous run left queued
         if background is not None:
             background.start()
         yield

@@ -19,7 +19,10 @@ INGEST_BATCH_SIZE = Histogram("leadflow_ingest_write_batch_events", "Events per 
                               buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000))
 JOB_QUEUE_DEPTH = Gauge("leadflow_job_queue_depth", "Background jobs queued or running in this process")
 INGEST_QUEUE_DEPTH = Gauge("leadflow_ingest_queue_depth", "Ingest requests waiting for the writer")
+QUALIFY_BACKLOG = Gauge("leadflow_qualify_backlog", "Stored events waiting to be scored (deferred scoring; "
+                        "updated when the writer catches up)")
+QUALIFY_EVENTS = Counter("leadflow_qualify_events_total", "Queued events folded into scores by the ingest writer")
 RATE_LIMITED = Counter("leadflow_rate_limited_total", "Requests refused with 429")
 
 __all__ = ["REGISTRY", "REQUEST_LATENCY", "INGEST_EVENTS", "INGEST_BATCH_SIZE", "JOB_QUEUE_DEPTH",
-           "INGEST_QUEUE_DEPTH", "RATE_LIMITED"]
+           "INGEST_QUEUE_DEPTH", "QUALIFY_BACKLOG", "QUALIFY_EVENTS", "RATE_LIMITED"]

@@ -9,6 +9,14 @@ across the requests that arrived meanwhile raises throughput and keeps latency f
 request is retried alone, so one bad request fails only itself.
 
 With ``ingest_group_commit`` off, each request writes in its own transaction from the thread pool.
+
+Scoring is deferred (setting ``ingest_scoring``, default ``deferred``): a request's transaction stores the
+events in the log and queues them (``qualify_queue``); the response goes out once they are stored. Whenever
+the writer has no request waiting - and after every group of requests while a backlog remains, so scoring
+always progresses under load - it folds a slice of the queued events into scores and stages in one
+transaction (:meth:`Ingestor.qualify_queued`): as many as it scored in ~15 ms lately while requests wait, ~50 ms
+otherwise, at most ``qualify_batch``. Storing and scoring share this one thread, so on SQLite they
+never contend for the write lock. A backlog left by a stopped server is drained when the next one starts.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +34,9 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
 
-from leadflow.api.metrics import INGEST_BATCH_SIZE, INGEST_QUEUE_DEPTH
+from leadflow.api.metrics import INGEST_BATCH_SIZE, INGEST_QUEUE_DEPTH, QUALIFY_BACKLOG, QUALIFY_EVENTS
 from leadflow.core.events import ValidEvent
-from leadflow.services.ingest import EventResult, Ingestor
+from leadflow.services.ingest import EventResult, Ingestor, queue_depth, queued_workspace
 from leadflow.settings import Settings
 from leadflow.store.db import Database
 from leadflow.store.tables import Workspace
@@ -51,6 +60,9 @@ class Unit:
         return len(self.items) + len(self.leads)
 
 
+_KICK = object()  # wakes the writer to look at the scoring queue (a request stored without the writer)
+
+
 def _resolve(fut: asyncio.Future, value: Any, exc: BaseException | None) -> None:
     if fut.done():
         return
@@ -71,10 +83,15 @@ class IngestWriter:
         self.settings = settings
         self.group_commit = settings.ingest_group_commit
         self.max_events = max_events
-        self.q: queue.SimpleQueue[Unit | None] = queue.SimpleQueue()
+        self.defer = settings.ingest_scoring == "deferred"
+        self.qualify_batch = settings.qualify_batch
+        self._qualify_rate = 2000.0  # queued events scored per second, as the last steps went (moving average)
+        self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._backlog = True  # until the queue is seen empty: a previous server may have left events to score
+        self._idle = threading.Event()  # set while nothing is waiting: no request and no queued event
 
     # -- public -------------------------------------------------------------------------------------
     async def write(self, workspace_id: str, leads: Sequence[Mapping[str, Any]],
@@ -84,11 +101,13 @@ class IngestWriter:
         if not unit.size:
             return []
         if not self.group_commit:
-            return await to_thread.run_sync(self.write_sync, unit)
-        self._ensure_thread()
+            results = await to_thread.run_sync(self.write_sync, unit)
+            if self.defer:
+                self._put(_KICK)
+            return results
         loop = asyncio.get_running_loop()
         unit.loop, unit.future = loop, loop.create_future()
-        self.q.put(unit)
+        self._put(unit)
         INGEST_QUEUE_DEPTH.inc()
         return await unit.future
 
@@ -96,12 +115,28 @@ class IngestWriter:
         self._commit([unit], raise_errors=True)
         return unit.results
 
+    def start(self) -> None:
+        """Start the writer thread now (the app does at start-up, to score what a previous run left queued)."""
+        self._put(_KICK)
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every request is stored and every queued event scored (tests, benchmarks, shutdown);
+        False if that took longer than ``timeout`` seconds."""
+        self._put(_KICK)
+        return self._idle.wait(timeout)
+
     def close(self) -> None:
         self._closed = True
         if self._thread is not None:
             self.q.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+
+    def _put(self, item: Any) -> None:
+        self._ensure_thread()
+        with self._lock:
+            self._idle.clear()
+            self.q.put(item)
 
     # -- writer thread ------------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -114,30 +149,86 @@ class IngestWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            first = self.q.get()
+            if not self._backlog:
+                with self._lock:
+                    if self.q.empty():
+                        self._idle.set()
+            try:
+                # with events left to score, look for requests without blocking, and score when there are none
+                first = self.q.get_nowait() if self._backlog else self.q.get()
+            except queue.Empty:
+                self._qualify_step()
+                continue
             if first is None:
                 break
-            batch, n = [first], first.size
-            while n < self.max_events:
+            batch: list[Unit] = []
+            n = 0
+            item = first
+            while True:
+                if item is None:
+                    stop = True
+                elif item is _KICK:
+                    self._backlog = self.defer
+                else:
+                    batch.append(item)
+                    n += item.size
+                if stop or n >= self.max_events:
+                    break
                 try:
-                    nxt = self.q.get_nowait()
+                    item = self.q.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-                n += nxt.size
-            INGEST_QUEUE_DEPTH.dec(len(batch))
-            by_ws: dict[str, list[Unit]] = defaultdict(list)
-            for u in batch:
-                by_ws[u.workspace_id].append(u)
-            for units in by_ws.values():
-                try:
-                    self._commit(units, raise_errors=False)
-                except BaseException as exc:  # noqa: BLE001 - never let the writer thread die
-                    log.exception("ingest writer failed")
-                    self._finish_all(units, exc)
+            if batch:
+                INGEST_QUEUE_DEPTH.dec(len(batch))
+                by_ws: dict[str, list[Unit]] = defaultdict(list)
+                for u in batch:
+                    by_ws[u.workspace_id].append(u)
+                for units in by_ws.values():
+                    try:
+                        self._commit(units, raise_errors=False)
+                    except BaseException as exc:  # noqa: BLE001 - never let the writer thread die
+                        log.exception("ingest writer failed")
+                        self._finish_all(units, exc)
+                if self.defer:
+                    self._backlog = True
+            if self._backlog and not stop:
+                # scoring progresses under a steady stream of requests too, a batch per group of requests
+                self._qualify_step()
+
+    def _limit(self) -> int:
+        """Queued events to score in the next step: what fits in a short time slice at the rate the last steps
+        went (15 ms while requests wait, 50 ms otherwise, so a request never waits long behind scoring), at
+        most ``qualify_batch``."""
+        budget = 0.015 if not self.q.empty() else 0.05
+        return min(self.qualify_batch, max(10, int(self._qualify_rate * budget)))
+
+    def _qualify_step(self) -> None:
+        """Score one batch of queued events; clears the backlog flag when the queue is empty."""
+        limit = self._limit()
+        started = time.perf_counter()
+        try:
+            with self.db.session() as s:
+                ws_id = queued_workspace(s)
+                if ws_id is None:
+                    self._backlog = False
+                    QUALIFY_BACKLOG.set(0)
+                    return
+                ws = s.get(Workspace, ws_id)
+                ing = Ingestor(s, ws, allow_custom_types=self.settings.allow_custom_event_types,
+                               future_policy=self.settings.future_timestamps)
+                done = ing.qualify_queued(limit)
+            QUALIFY_EVENTS.inc(done)
+            if done:
+                rate = done / max(time.perf_counter() - started, 1e-6)
+                self._qualify_rate = 0.7 * self._qualify_rate + 0.3 * rate
+            if done < limit:
+                with self.db.session() as s:
+                    left = queue_depth(s)
+                QUALIFY_BACKLOG.set(left)
+                self._backlog = left > 0
+        except Exception:  # noqa: BLE001 - never let the writer thread die; the rows stay queued
+            log.exception("scoring queued events failed; retrying in a second")
+            time.sleep(1.0)
 
     def _finish(self, unit: Unit, exc: BaseException | None = None) -> None:
         self._finish_all([unit], exc)
@@ -199,7 +290,7 @@ class IngestWriter:
                 owner.append((u, idx))
         if not combined:
             return
-        report = ing.ingest_valid(combined)
+        report = ing.ingest_valid(combined, defer_scoring=self.defer)
         for r in report.results:
             u, idx = owner[r.index]
             u.results.append(EventResult(idx, r.status, id=r.id, field=r.field, reason=r.reason))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from leadflow.store.tables import (
     Identity,
     Lead,
     Outcome,
+    QualifyQueue,
     ScoreState,
     StageChange,
     Workspace,
@@ -130,8 +131,8 @@ class Ingestor:
                 if dirty:
                     acc.updated_at = now
                     changed.append(acc.id)
-        if new_rows:
-            self.s.execute(insert(Account), new_rows)
+        if new_rows:  # Core insert: no ORM bookkeeping per row (the rows are complete)
+            self.s.execute(insert(Account.__table__), new_rows)
         out = {d: a.id for d, a in existing.items()}
         out.update({r["domain"]: r["id"] for r in new_rows})
         if changed:
@@ -203,8 +204,9 @@ class Ingestor:
                 touched.append(lead.id)
                 if r.get("stage") and r["stage"] != lead.stage:
                     stage_inputs.append((lead.id, Stage(r["stage"]), now))
-        if new_rows:
-            self.s.execute(insert(Lead), new_rows)
+        if new_rows:  # Core insert: no ORM bookkeeping per row (the rows are complete)
+            self.s.flush()
+            self.s.execute(insert(Lead.__table__), new_rows)
         self.s.flush()
         self.publish([Signal("lead.created", r["id"], r["created_at"], {"email": r["email"]}) for r in new_rows])
         for lead_id, stage, at in stage_inputs:
@@ -220,6 +222,14 @@ class Ingestor:
         for part in _chunks(emails):
             for lead in self.s.scalars(select(Lead).where(Lead.workspace_id == self.ws.id, Lead.email.in_(part))):
                 out[lead.email] = lead
+        return out
+
+    def _lead_ids_by_email(self, emails: list[str]) -> dict[str, str]:
+        """email -> lead id, two columns read (no entities: the event path needs only the ids)."""
+        out: dict[str, str] = {}
+        for part in _chunks(emails):
+            out.update(self.s.execute(select(Lead.email, Lead.id).where(Lead.workspace_id == self.ws.id,
+                                                                        Lead.email.in_(part))).tuples().all())
         return out
 
     # -------------------------------------------------------------------------------------- events
@@ -243,13 +253,18 @@ class Ingestor:
         report.results.sort(key=lambda r: r.index)
         return report
 
-    def ingest_valid(self, items: Sequence[tuple[int, ValidEvent]]) -> BatchReport:
+    def ingest_valid(self, items: Sequence[tuple[int, ValidEvent]], *, defer_scoring: bool = False) -> BatchReport:
+        """Store validated events (dedup by message_id) and score them.
+
+        ``defer_scoring``: store the events and queue them for scoring (:meth:`qualify_queued`) instead of
+        folding them in now; the HTTP ingest path does so, to answer as soon as the events are in the log.
+        """
         report = BatchReport()
         if not items:
             return report
         # 1. people: known leads by email, new leads created, anonymous ids resolved
         emails = sorted({ev.email for _, ev in items if ev.email})
-        leads = {e: lead.id for e, lead in self._leads_by_email(emails).items()}
+        leads = self._lead_ids_by_email(emails)
         new_emails = {e for e in emails if e not in leads}
         if new_emails:
             now = utcnow()
@@ -310,8 +325,65 @@ class Ingestor:
                     replay_ids.add(lid)
         # 4. score and stage (a new lead all of whose events were duplicates still gets its first score state)
         replay_ids |= {leads[e] for e in new_emails if leads[e] not in by_lead}
-        report.transitions, report.replayed_leads = self._qualify(by_lead, replay_ids)
+        if defer_scoring:
+            self._enqueue(by_lead, replay_ids)
+        else:
+            report.transitions, report.replayed_leads = self._qualify(by_lead, replay_ids)
         return report
+
+    # ------------------------------------------------------------------------------ deferred scoring
+    def _enqueue(self, new_events: Mapping[str, list[ScoredEvent]], replay_ids: set[str]) -> None:
+        if not self.models:
+            return
+        now = utcnow()
+        rows = [(self.ws.id, lid, ev.id, now) for lid, evs in new_events.items() for ev in evs]
+        rows += [(self.ws.id, lid, None, now) for lid in sorted(replay_ids)]
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            stamp = sqlite_datetime(now)
+            self.s.connection().exec_driver_sql(_SQLITE_ENQUEUE, [(w, lid, eid, stamp) for w, lid, eid, _ in rows])
+        else:
+            self.s.execute(insert(QualifyQueue.__table__), [
+                {"workspace_id": w, "lead_id": lid, "event_id": eid, "enqueued_at": at} for w, lid, eid, at in rows])
+
+    def qualify_queued(self, limit: int = 1000) -> int:
+        """Fold up to ``limit`` queued events (the oldest first) into their leads' scores and stages, and
+        take them off the queue, in this unit of work. Returns how many queue rows were handled (0: none left).
+
+        A lead whose queued events are older than what it has folded replays from the log, as on the
+        synchronous path, so the result is what scoring them on arrival would have given. On PostgreSQL the
+        rows are taken with ``SKIP LOCKED`` and the leads locked, so several server processes may drain the
+        queue at once without folding the same lead twice in parallel.
+        """
+        qq = QualifyQueue.__table__
+        stmt = (select(qq.c.seq, qq.c.lead_id, qq.c.event_id, Event.type, Event.occurred_at, Event.properties)
+                .outerjoin(Event, Event.id == qq.c.event_id)
+                .where(qq.c.workspace_id == self.ws.id).order_by(qq.c.seq).limit(limit))
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=qq)
+        rows = self.s.execute(stmt).all()
+        if not rows:
+            return 0
+        by_lead: dict[str, list[ScoredEvent]] = defaultdict(list)
+        replay_ids: set[str] = set()
+        seen: set[str] = set()
+        for _seq, lid, eid, etype, occ, props in rows:
+            if eid is None or etype is None:
+                replay_ids.add(lid)
+            elif eid not in seen:
+                seen.add(eid)
+                by_lead[lid].append(ScoredEvent(epoch(occ), eid, etype, props or {}))
+        lead_ids = sorted(set(by_lead) | replay_ids)
+        if self.dialect == "postgresql":
+            for part in _chunks(lead_ids):
+                self.s.execute(select(Lead.id).where(Lead.id.in_(part)).order_by(Lead.id).with_for_update())
+        # a lead replayed anyway needs no separate fold of its queued events
+        self._qualify({lid: evs for lid, evs in by_lead.items() if lid not in replay_ids}, replay_ids)
+        seqs = [r[0] for r in rows]
+        for part in _chunks(seqs):
+            self.s.execute(qq.delete().where(qq.c.seq.in_(part)))
+        return len(rows)
 
     def _identities(self, anon_ids: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -601,7 +673,8 @@ class Ingestor:
     def _write_states(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        ins = pg_insert(ScoreState) if self.dialect == "postgresql" else sqlite_insert(ScoreState)
+        table = ScoreState.__table__  # Core statement: no ORM bulk bookkeeping per row
+        ins = pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
         stmt = ins.on_conflict_do_update(
             index_elements=["lead_id", "model_key"],
             set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
@@ -620,6 +693,7 @@ class Ingestor:
 _SQLITE_INSERT_EVENTS = (
     "INSERT INTO events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, "
     "properties, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, message_id) DO NOTHING")
+_SQLITE_ENQUEUE = "INSERT INTO qualify_queue (workspace_id, lead_id, event_id, enqueued_at) VALUES (?, ?, ?, ?)"
 _PG_STAGE_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS leadflow_stage_events "
                    "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
 _PG_COPY_STAGE = ("COPY leadflow_stage_events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, "
@@ -630,6 +704,22 @@ _PG_MOVE_STAGE = (
     "properties, flags) "
     "SELECT id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, properties, flags "
     "FROM staged ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id")
+
+
+def queued_workspace(session: Session) -> str | None:
+    """The workspace of the oldest queued event (see :meth:`Ingestor.qualify_queued`), or None when the
+    queue is empty."""
+    qq = QualifyQueue.__table__
+    return session.scalar(select(qq.c.workspace_id).order_by(qq.c.seq).limit(1))
+
+
+def queue_depth(session: Session, workspace_id: str | None = None) -> int:
+    """Queued events waiting to be scored (in one workspace, or in all)."""
+    qq = QualifyQueue.__table__
+    stmt = select(func.count()).select_from(qq)
+    if workspace_id is not None:
+        stmt = stmt.where(qq.c.workspace_id == workspace_id)
+    return int(session.scalar(stmt) or 0)
 
 
 def sqlite_datetime(value: datetime) -> str:

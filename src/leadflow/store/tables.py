@@ -12,6 +12,7 @@ from datetime import datetime
 import uuid_utils
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -168,6 +169,26 @@ class ScoreState(Base):
     state: Mapped[dict] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(TS)
     __table_args__ = (Index("ix_score_states_ws_model_eng", "workspace_id", "model_key", "engagement"),)
+
+
+class QualifyQueue(Base):
+    """Stored events not yet folded into their lead's score state (the HTTP ingest path defers scoring).
+
+    ``/v1/track`` and ``/v1/batch`` store events in the log (the truth) and queue them here in the same
+    transaction; the ingest writer folds them in when it is not storing (``Ingestor.qualify_queued``), and
+    deletes the rows in the transaction that writes the new states, so a crash loses nothing and folds
+    nothing twice. ``event_id`` NULL asks for a replay of the whole lead (a new lead, a merged anonymous
+    history). Rows live seconds; no foreign keys, to keep the insert cheap (leads are never deleted).
+    """
+
+    __tablename__ = "qualify_queue"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ID)
+    lead_id: Mapped[str] = mapped_column(ID)
+    event_id: Mapped[str | None] = mapped_column(ID)
+    enqueued_at: Mapped[datetime] = mapped_column(TS)
+    __table_args__ = (Index("ix_qualify_queue_ws_seq", "workspace_id", "seq"),)
 
 
 class StageChange(Base):

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 
 from leadflow.core.permissions import Action, Role
 from leadflow.services import users as users_svc
@@ -174,15 +175,35 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        ctype = response.headers.get("content-type", "")
-        if ctype.startswith("text/html"):
-            for k, v in SECURITY_HEADERS.items():
-                response.headers.setdefault(k, v)
-            if request.cookies.get(SESSION_COOKIE) or request.url.path == "/login":
-                response.headers.setdefault("Cache-Control", "no-store")
-        elif request.url.path.startswith("/static/"):
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    app.add_middleware(SecurityHeaders)
+
+
+class SecurityHeaders:
+    """CSP and friends on the web app's HTML pages, ``nosniff`` on its static files (pure ASGI: API and ingest
+    requests pass straight through, without the cost of a ``BaseHTTPMiddleware`` per request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path or path.startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        static = path.startswith("/static/")
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    for k, v in SECURITY_HEADERS.items():
+                        if k not in headers:
+                            headers[k] = v
+                    if "cache-control" not in headers and (
+                            path == "/login" or SESSION_COOKIE in Request(scope).cookies):
+                        headers["Cache-Control"] = "no-store"
+                elif static and "x-content-type-options" not in headers:
+                    headers["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

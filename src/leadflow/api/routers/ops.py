@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from leadflow.api.metrics import JOB_QUEUE_DEPTH, REGISTRY
+from leadflow.api.metrics import JOB_QUEUE_DEPTH, QUALIFY_BACKLOG, REGISTRY
 from leadflow.api.problems import Problem
 
 router = APIRouter(tags=["ops"])
@@ -39,5 +39,9 @@ def readyz(request: Request) -> dict[str, str]:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(request: Request) -> Response:
+    from leadflow.services.ingest import queue_depth
+
     JOB_QUEUE_DEPTH.set(request.app.state.jobs.pending)
+    with request.app.state.db.session() as s:
+        QUALIFY_BACKLOG.set(queue_depth(s))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
