@@ -117,7 +117,7 @@ def test_artifacts_versioned_never_overwritten_and_format_checked(tmp_path):
     m = json.loads(meta_path.read_text())
     m["format_version"] = FORMAT_VERSION + 1
     meta_path.write_text(json.dumps(m))
-    with pytest.raises(ArtifactError, match="format version 2.*retrain"):
+    with pytest.raises(ArtifactError, match=f"format version {FORMAT_VERSION + 1}.*retrain"):
         load(a1.path)
     # a changed file: refused
     with (a2.path / "model.joblib").open("ab") as fh:
@@ -318,3 +318,17 @@ def test_calibration_choice_by_cross_validated_ece():
     assert choose_calibration(true_logit[few], y[few]) == ("platt", {})
     none = Calibrator.fit(true_logit, y, "none")
     np.testing.assert_allclose(none(np.array([0.0, 2.0])), 1 / (1 + np.exp(-np.array([0.0, 2.0]))))
+
+
+def test_format_1_artifacts_still_load(tmp_path, monkeypatch):
+    """Format 2 added blended and averaged models; a plain model written as format 1 still loads."""
+    from leadflow.predictive import artifacts
+
+    ds, _ = load_csv(write_leads(tmp_path / "leads.csv"), "Converted", exclude=["Lead Quality"])
+    res = train(ds, algorithm="logistic")
+    monkeypatch.setattr(artifacts, "FORMAT_VERSION", 1)
+    old = save(res.model, {"target": "Converted"}, tmp_path / "models", "acme", "table")
+    monkeypatch.undo()
+    model, meta = load(old.path)
+    assert meta["format_version"] == 1 and artifacts.FORMAT_VERSION == 2
+    assert np.allclose(model.predict(res.test), res.test_p)

@@ -26,9 +26,13 @@ from typing import Any
 from leadflow.predictive.errors import ArtifactError
 from leadflow.predictive.train import Model
 
-__all__ = ["FORMAT_VERSION", "Artifact", "list_artifacts", "load", "save"]
+__all__ = ["FORMAT_VERSION", "READABLE_FORMATS", "Artifact", "list_artifacts", "load", "save"]
 
-FORMAT_VERSION = 1
+#: written by this leadflow; 2 added blended and cross-fitted (averaged) models, which a reader of format 1
+#: cannot use - it now refuses them with a clear message instead of failing inside the model
+FORMAT_VERSION = 2
+#: formats this leadflow reads (format 1 models are plain logistic / LightGBM models, still valid)
+READABLE_FORMATS = (1, 2)
 MODEL_FILE, META_FILE = "model.joblib", "meta.json"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _DIR = re.compile(r"^(?P<name>[a-z][a-z0-9_-]{0,63})-v(?P<version>[1-9][0-9]*)$")
@@ -137,11 +141,11 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ArtifactError(f"{meta_path}: unreadable metadata ({exc})") from None
     fmt = meta.get("format_version")
-    if fmt != FORMAT_VERSION:
+    if fmt not in READABLE_FORMATS:
         raise ArtifactError(
             f"{p}: model format version {fmt!r} (written by leadflow {meta.get('leadflow_version', '?')}); this "
-            f"leadflow ({_leadflow_version()}) reads format {FORMAT_VERSION} only - retrain it with "
-            "`leadflow predict train`")
+            f"leadflow ({_leadflow_version()}) reads formats {', '.join(map(str, READABLE_FORMATS))} only - "
+            "retrain it with `leadflow predict train`")
     return meta
 
 
@@ -161,8 +165,9 @@ def load(path: str | Path, expected_checksum: str | None = None) -> tuple[Model,
             raise ArtifactError(f"{file}: checksum {digest[:12]}... does not match the recorded {want[:12]}...: "
                                 "the file was changed or damaged; retrain")
     blob = joblib.load(file)
-    if not isinstance(blob, dict) or blob.get("format_version") != FORMAT_VERSION or not isinstance(blob.get("model"), Model):
-        raise ArtifactError(f"{file}: not a leadflow model of format {FORMAT_VERSION}")
+    if not isinstance(blob, dict) or blob.get("format_version") != meta.get("format_version") \
+            or not isinstance(blob.get("model"), Model):
+        raise ArtifactError(f"{file}: not a leadflow model of format {meta.get('format_version')!r}")
     return blob["model"], meta
 
 
