@@ -15,9 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -629,35 +631,23 @@ class Ingestor:
 
     def _lead_rows(self, lead_ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The columns scoring needs, as plain rows (attribute access like the entities, no ORM loading)."""
+        q = _statements(self.dialect)
         leads: dict[str, Any] = {}
-        cols = [Lead.id, Lead.email, Lead.stage, Lead.account_id, Lead.properties,
-                *(getattr(Lead, c) for c in LEAD_FIELDS)]
         for part in _chunks(lead_ids):
-            for row in self.s.execute(select(*cols).where(self._in_ws(Lead.workspace_id), Lead.id.in_(part))):
+            for row in self.s.execute(q.lead_rows, {"ws": self.ws.id, "ids": list(part)}):
                 leads[row.id] = row
         acc_ids = sorted({lead.account_id for lead in leads.values() if lead.account_id})
         accounts: dict[str, Any] = {}
-        acc_cols = [Account.id, Account.domain, Account.properties, *(getattr(Account, c) for c in ACCOUNT_FIELDS)]
         for part in _chunks(acc_ids):
-            for row in self.s.execute(select(*acc_cols).where(self._in_ws(Account.workspace_id),
-                                                              Account.id.in_(part))):
+            for row in self.s.execute(q.account_rows, {"ws": self.ws.id, "ids": list(part)}):
                 accounts[row.id] = row
         return leads, accounts
 
-    def _in_ws(self, column: Any) -> Any:
-        """``column = workspace`` for lookups by primary-key lists. On SQLite (no planner statistics unless
-        ANALYZE ran) a plain equality makes it walk a workspace-wide index instead of the primary key for
-        ``id IN (...)``; ``column || ''`` keeps the filter but not as an index choice."""
-        if self.dialect == "sqlite":
-            return column.concat("") == self.ws.id
-        return column == self.ws.id
-
     def _states(self, lead_ids: list[str]) -> dict[tuple[str, str], Any]:
+        q = _statements(self.dialect)
         out = {}
         for part in _chunks(lead_ids):
-            for st in self.s.execute(select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version,
-                                            ScoreState.state).where(self._in_ws(ScoreState.workspace_id),
-                                                                    ScoreState.lead_id.in_(part))):
+            for st in self.s.execute(q.states, {"ws": self.ws.id, "ids": list(part)}):
                 out[(st.lead_id, st.model_key)] = st
         return out
 
@@ -673,12 +663,7 @@ class Ingestor:
     def _write_states(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        table = ScoreState.__table__  # Core statement: no ORM bulk bookkeeping per row
-        ins = pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["lead_id", "model_key"],
-            set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
-                                                "last_event_at", "state", "updated_at")})
+        stmt = _statements(self.dialect).upsert_states
         for part in _chunks(rows, 2000):
             self.s.execute(stmt, list(part))
 
@@ -704,6 +689,36 @@ _PG_MOVE_STAGE = (
     "properties, flags) "
     "SELECT id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, properties, flags "
     "FROM staged ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id")
+
+
+@cache
+def _statements(dialect: str) -> SimpleNamespace:
+    """The write path's hot statements, built once per dialect (bound parameters ``ws`` and the expanding
+    ``ids``): constructing a statement each call cost more than running it on small batches.
+
+    Lookups by primary-key lists filter on the workspace as ``column || ''`` on SQLite: without planner
+    statistics (no ANALYZE) a plain equality makes SQLite walk a workspace-wide index instead of the primary
+    key for ``id IN (...)``; the concatenation keeps the filter but not as an index choice."""
+    ws, ids = bindparam("ws"), bindparam("ids", expanding=True)
+
+    def in_ws(column: Any) -> Any:
+        return column.concat("") == ws if dialect == "sqlite" else column == ws
+
+    lead_cols = [Lead.id, Lead.email, Lead.stage, Lead.account_id, Lead.properties,
+                 *(getattr(Lead, c) for c in LEAD_FIELDS)]
+    acc_cols = [Account.id, Account.domain, Account.properties, *(getattr(Account, c) for c in ACCOUNT_FIELDS)]
+    table = ScoreState.__table__  # Core statement: no ORM bulk bookkeeping per row
+    ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    upsert = ins.on_conflict_do_update(
+        index_elements=["lead_id", "model_key"],
+        set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
+                                            "last_event_at", "state", "updated_at")})
+    return SimpleNamespace(
+        lead_rows=select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids)),
+        account_rows=select(*acc_cols).where(in_ws(Account.workspace_id), Account.id.in_(ids)),
+        states=select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version, ScoreState.state)
+        .where(in_ws(ScoreState.workspace_id), ScoreState.lead_id.in_(ids)),
+        upsert_states=upsert)
 
 
 def queued_workspace(session: Session) -> str | None:
