@@ -1,7 +1,8 @@
 """HTTP ingestion benchmark: leadflow served by uvicorn (a subprocess) on a SQLite file, driven from another process.
 
-Each run twice: with scoring deferred (the default: the response goes out once events are stored in the
-log; the writer scores them between requests) and inline (the response waits for scoring).
+Each run three times: with scoring deferred (the default: the response goes out once events are stored in the
+log; the writer scores them between requests), deferred to a scorer process (``leadflow serve
+--scoring-process``), and inline (the response waits for scoring).
 
 1. Single events: POST /v1/track at a fixed rate (default 1,000 req/s for 10 s) over keep-alive connections.
    Latency is measured from each request's *scheduled* send time (no coordinated omission): p50 / p99, and the
@@ -178,10 +179,18 @@ def _setup(url: str) -> str:
 
 
 class Server:
+    """``scoring``: ``inline``, ``deferred`` (the writer scores between requests) or ``process`` (deferred, scored
+    by ``leadflow scorer`` in a second process, as ``leadflow serve --scoring-process`` does)."""
+
     def __init__(self, url: str, scoring: str) -> None:
         self.port = _free_port()
         env = {**os.environ, "LEADFLOW_DATABASE_URL": url, "LEADFLOW_RATE_LIMIT_PER_SECOND": "0",
-               "LEADFLOW_INGEST_SCORING": scoring, "LEADFLOW_WORKSPACE": "bench"}
+               "LEADFLOW_INGEST_SCORING": "inline" if scoring == "inline" else "deferred",
+               "LEADFLOW_SCORING_PROCESS": "true" if scoring == "process" else "false", "LEADFLOW_WORKSPACE": "bench"}
+        self.scorer = None
+        if scoring == "process":
+            self.scorer = subprocess.Popen([str(Path(sys.executable).parent / "leadflow"), "scorer"], env=env,
+                                           cwd=ROOT, stdout=subprocess.DEVNULL)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "leadflow.api.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--timeout-keep-alive", "60", "--backlog", "4096", "--log-level", "warning", "--loop", "uvloop",
@@ -214,6 +223,9 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=20)
+        if self.scorer is not None:
+            self.scorer.terminate()
+            self.scorer.wait(timeout=20)
 
 
 # -------------------------------------------------------------------------------------------- baseline
@@ -247,7 +259,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="leadflow-bench-http-")
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "args": vars(args),
                      "single": {}, "batch": {}}
-    for scoring in ("deferred", "inline"):
+    for scoring in ("deferred", "process", "inline"):
         url = f"sqlite:///{tmp}/http-{scoring}.db"
         key = _setup(url)
         srv = Server(url, scoring)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     qualify_batch: int = Field(
         1000, ge=1, le=100000, description="At most this many queued events are scored per transaction by the "
         "ingest writer (each step is also sized to ~15 ms while requests wait, ~50 ms otherwise).")
+    scoring_process: bool = Field(
+        False, description="With deferred scoring: score queued events in a second process that `leadflow "
+        "serve` starts (a second core), not in the serving process's ingest writer.")
     background: bool = Field(
         False, description="Run the background loops (webhook delivery, SLA checks) inside the app process. "
         "`leadflow serve` turns it on; embedded uses of the app (tests, scripts) leave it off.")

@@ -84,13 +84,20 @@ class IngestWriter:
         self.group_commit = settings.ingest_group_commit
         self.max_events = max_events
         self.defer = settings.ingest_scoring == "deferred"
+        # with a scoring process (services/scorer.py) the writer only stores; on SQLite it then takes the write
+        # lock up front (BEGIN IMMEDIATE), as the other process writes too
+        self.score_here = self.defer and not settings.scoring_process
+        self._own_db = settings.scoring_process and db.engine.dialect.name == "sqlite"
+        if self._own_db:
+            self.db = Database(db.url, immediate=True)
         self.qualify_batch = settings.qualify_batch
         self._qualify_rate = 2000.0  # queued events scored per second, as the last steps went (moving average)
         self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self._backlog = True  # until the queue is seen empty: a previous server may have left events to score
+        # until the queue is seen empty: a previous server may have left events to score
+        self._backlog = settings.ingest_scoring == "inline" or self.score_here
         self._idle = threading.Event()  # set while nothing is waiting: no request and no queued event
 
     # -- public -------------------------------------------------------------------------------------
@@ -131,6 +138,8 @@ class IngestWriter:
             self.q.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+        if self._own_db:
+            self.db.dispose()
 
     def _put(self, item: Any) -> None:
         self._ensure_thread()
@@ -168,7 +177,7 @@ class IngestWriter:
                 if item is None:
                     stop = True
                 elif item is _KICK:
-                    self._backlog = self.defer
+                    self._backlog = self.score_here
                 else:
                     batch.append(item)
                     n += item.size
@@ -189,7 +198,7 @@ class IngestWriter:
                     except BaseException as exc:  # noqa: BLE001 - never let the writer thread die
                         log.exception("ingest writer failed")
                         self._finish_all(units, exc)
-                if self.defer:
+                if self.score_here:
                     self._backlog = True
             if self._backlog and not stop:
                 # scoring progresses under a steady stream of requests too, a batch per group of requests

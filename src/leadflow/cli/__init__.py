@@ -414,5 +414,6 @@ from leadflow.cli.predict import app as predict_app; app.add_typer(predict_app, 
 from leadflow.cli.analytics import app as analytics_app; app.add_typer(analytics_app, name="analytics")  # noqa: E402, E702, I001
 from leadflow.cli.keys import app as keys_app; app.add_typer(keys_app, name="keys")  # noqa: E402, E702, I001
 from leadflow.cli.serve import serve as _serve; app.command("serve")(_serve)  # noqa: E402, E702, I001
+from leadflow.cli.serve import scorer as _scorer; app.command("scorer")(_scorer)  # noqa: E402, E702, I001
 from leadflow.cli.handoff import app as handoff_app; app.add_typer(handoff_app, name="handoff")  # noqa: E402, E702, I001
 from leadflow.cli.backtest import app as backtest_app; app.add_typer(backtest_app, name="backtest")  # noqa: E402, E702, I001

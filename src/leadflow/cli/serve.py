@@ -13,6 +13,10 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (SQLite: keep 1, one writer per database).")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    scoring_process: Annotated[bool | None, typer.Option(
+        "--scoring-process/--no-scoring-process",
+        help="Score ingested events in a second process (a second core) instead of between requests "
+             "(default: settings.scoring_process).")] = None,
 ) -> None:
     """Serve the web app, the API (/v1, OpenAPI at /docs), Segment-compatible ingestion, the tracking snippet,
     /healthz, /readyz, /metrics; with the webhook worker and SLA checks running in the background."""
@@ -25,9 +29,50 @@ def serve(
 
     # the serving process runs the background loops (webhook delivery, SLA checks) unless told otherwise
     os.environ.setdefault("LEADFLOW_BACKGROUND", "true")
+    if scoring_process is not None:
+        os.environ["LEADFLOW_SCORING_PROCESS"] = "true" if scoring_process else "false"
     get_settings.cache_clear()
     settings = get_settings()
     configure_logging(log_level)
-    uvicorn.run("leadflow.api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                reload=reload, workers=workers, log_config=None, log_level=log_level, access_log=False,
-                proxy_headers=True)
+    scorer = None
+    if settings.scoring_process and settings.ingest_scoring == "deferred":
+        import multiprocessing
+
+        from leadflow.store.db import Database
+        from leadflow.store.migrate import upgrade
+
+        upgrade(Database(settings.database_url))  # the schema exists before the scorer looks at the queue
+        scorer = multiprocessing.get_context("spawn").Process(target=_score_forever, args=(log_level,),
+                                                              name="leadflow-scorer", daemon=True)
+        scorer.start()
+    try:
+        uvicorn.run("leadflow.api.app:create_app", factory=True, host=host or settings.host,
+                    port=port or settings.port, reload=reload, workers=workers, log_config=None,
+                    log_level=log_level, access_log=False, proxy_headers=True)
+    finally:
+        if scorer is not None:
+            scorer.terminate()
+            scorer.join(10)
+
+
+def _score_forever(log_level: str) -> None:  # pragma: no cover - runs in the scorer process
+    from leadflow.api.observability import configure_logging
+    from leadflow.services.scorer import run_scorer
+    from leadflow.settings import get_settings
+
+    configure_logging(log_level)
+    run_scorer(get_settings(), follow=True)
+
+
+def scorer(
+    once: Annotated[bool, typer.Option("--once", help="Score what is queued now, then exit.")] = False,
+) -> None:
+    """Score the events the HTTP ingest path queued (deferred scoring): once, or until Ctrl-C. `leadflow serve
+    --scoring-process` runs this in a second process; run it by hand beside a server, or several on PostgreSQL."""
+    from rich.console import Console
+
+    from leadflow.services.scorer import run_scorer
+    from leadflow.settings import get_settings
+
+    n = run_scorer(get_settings(), follow=not once)
+    Console().print(f"scored {n} queued event(s)")

@@ -144,6 +144,14 @@ class Ingestor:
             self.requalify(list(lead_ids))
         return out
 
+    def _account_ids_by_domain(self, domains: list[str]) -> dict[str, str]:
+        """domain -> account id, two columns read (no entities)."""
+        out: dict[str, str] = {}
+        for part in _chunks(domains):
+            out.update(self.s.execute(select(Account.domain, Account.id).where(
+                Account.workspace_id == self.ws.id, Account.domain.in_(part))).all())
+        return out
+
     def _accounts_by_domain(self, domains: list[str]) -> dict[str, Account]:
         out: dict[str, Account] = {}
         for part in _chunks(domains):
@@ -172,11 +180,12 @@ class Ingestor:
             d = r.get("company_domain") or email_domain(email)
             if d:
                 domains[email] = str(d).lower()
-        known = self._accounts_by_domain(sorted(set(domains.values())))
-        missing = [{"domain": d, "name": next((r.get("company_name") for e, r in merged.items()
-                                              if domains.get(e) == d and r.get("company_name")), None)}
-                   for d in sorted(set(domains.values()) - set(known))]
-        acc_ids = {d: a.id for d, a in known.items()}
+        acc_ids = self._account_ids_by_domain(sorted(set(domains.values())))
+        names: dict[str, str] = {}
+        for e, r in merged.items():
+            if r.get("company_name") and domains.get(e):
+                names.setdefault(domains[e], r["company_name"])
+        missing = [{"domain": d, "name": names.get(d)} for d in sorted(set(domains.values()) - set(acc_ids))]
         if missing:
             acc_ids.update(self.upsert_accounts(missing))
         existing = self._leads_by_email(list(merged))
@@ -231,7 +240,7 @@ class Ingestor:
         out: dict[str, str] = {}
         for part in _chunks(emails):
             out.update(self.s.execute(select(Lead.email, Lead.id).where(Lead.workspace_id == self.ws.id,
-                                                                        Lead.email.in_(part))).tuples().all())
+                                                                        Lead.email.in_(part))).all())
         return out
 
     # -------------------------------------------------------------------------------------- events

@@ -23,8 +23,20 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI connec
     cur.close()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; for SQLite files the parent folder is created and WAL switched on."""
+def _sqlite_no_implicit_begin(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI connection
+    dbapi_conn.isolation_level = None  # the driver's own BEGIN is off; the engine's "begin" event says which
+
+
+def _sqlite_begin_immediate(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, echo: bool = False, immediate: bool = False) -> Engine:
+    """Create an engine; for SQLite files the parent folder is created and WAL switched on.
+
+    ``immediate`` (SQLite): transactions start with ``BEGIN IMMEDIATE``, taking the write lock up front (waiting
+    for it, up to the busy timeout), for engines of processes that write concurrently: a deferred transaction
+    that read first fails at once ("database is locked") when another process committed in between."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
@@ -32,6 +44,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if immediate:
+            event.listen(engine, "connect", _sqlite_no_implicit_begin)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -45,9 +60,9 @@ def is_sqlite(engine: Engine) -> bool:
 class Database:
     """An engine and its session factory."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, immediate: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, immediate=immediate)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
