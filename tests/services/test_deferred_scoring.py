@@ -283,6 +283,14 @@ def test_scorer_command_drains_the_queue(sqlite_url, monkeypatch):
         assert out.exit_code == 0, out.output
         assert "scored 1 queued event" in out.output
         assert _depth(lf) == 0 and _stored_engagement(lf, "cli@acme.io") > 0
+        # --database-url names the store instead of the setting
+        _ingest_deferred(lf, _valid([{"type": "page_view", "email": "cli@acme.io", "message_id": "c2",
+                                      "timestamp": BASE.isoformat()}]))
+        monkeypatch.setenv("LEADFLOW_DATABASE_URL", "sqlite:///does-not-matter.db")
+        get_settings.cache_clear()
+        out = CliRunner().invoke(app, ["scorer", "--once", "--database-url", sqlite_url])
+        assert out.exit_code == 0 and "scored 1 queued event" in out.output, out.output
+        assert _depth(lf) == 0
     finally:
         get_settings.cache_clear()
         lf.close()

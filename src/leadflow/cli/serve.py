@@ -66,6 +66,8 @@ def _score_forever(log_level: str) -> None:  # pragma: no cover - runs in the sc
 
 def scorer(
     once: Annotated[bool, typer.Option("--once", help="Score what is queued now, then exit.")] = False,
+    database_url: Annotated[str | None, typer.Option(
+        help="SQLAlchemy URL (default: the LEADFLOW_DATABASE_URL setting).")] = None,
 ) -> None:
     """Score the events the HTTP ingest path queued (deferred scoring): once, or until Ctrl-C. `leadflow serve
     --scoring-process` runs this in a second process; run it by hand beside a server, or several on PostgreSQL."""
@@ -74,5 +76,8 @@ def scorer(
     from leadflow.services.scorer import run_scorer
     from leadflow.settings import get_settings
 
-    n = run_scorer(get_settings(), follow=not once)
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    n = run_scorer(settings, follow=not once)
     Console().print(f"scored {n} queued event(s)")
