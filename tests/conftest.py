@@ -13,6 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# A serving process freezes its start-up objects out of the garbage collector (setting gc_freeze, tested on its
+# own in tests/api/test_api_gc_tuning.py); a suite that starts hundreds of apps in one process leaves it off.
+os.environ.setdefault("LEADFLOW_GC_FREEZE", "false")
+
 PG_URL = os.environ.get("LEADFLOW_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("LEADFLOW_REQUIRE_POSTGRES") == "1"
 

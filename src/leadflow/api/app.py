@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from leadflow.api import problems
 from leadflow.api.deps import KeyCache
+from leadflow.api.gctune import restore_gc, tune_gc
 from leadflow.api.observability import RequestContext
 from leadflow.api.ratelimit import TokenBuckets
 from leadflow.api.writer import IngestWriter
@@ -81,11 +82,16 @@ def create_app(settings: Settings | None = None, *, mount_web: bool = True) -> F
         writer.start()  # scores what a previous run left queued
         if background is not None:
             background.start()
-        yield
-        if background is not None:
-            background.stop()
-        writer.close()
-        jobs.shutdown(wait=False)
+        gc_state = tune_gc() if settings.gc_freeze else None
+        try:
+            yield
+        finally:
+            if gc_state is not None:
+                restore_gc(gc_state)
+            if background is not None:
+                background.stop()
+            writer.close()
+            jobs.shutdown(wait=False)
 
     app = FastAPI(title="leadflow", version=API_VERSION, description=DESCRIPTION, docs_url="/docs",
                   redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
