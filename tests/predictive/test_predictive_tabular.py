@@ -235,19 +235,27 @@ def _random_table(n=900, seed=3):
                    y=y, describe={"minutes": "{value} minutes"})
 
 
-def test_linear_design_has_decile_bins_and_contributions_add_up(tmp_path):
-    from leadflow.predictive.train import Bag, Encoder, split
+def test_linear_design_has_a_spline_per_numeric_and_contributions_add_up(tmp_path):
+    from leadflow.predictive.train import SPLINE_KNOTS, Bag, Encoder, split
 
     ds = _random_table()
     enc = Encoder.fit(ds)
     minutes = next(n for n in enc.nums if n.name == "minutes")
-    assert 5 <= len(minutes.edges) <= 9
+    assert len(minutes.knots) == SPLINE_KNOTS and not minutes.edges
     x = enc.linear(ds, center=False)
     labels = [label for _, label in enc.linear_columns()]
     assert x.shape[1] == len(labels)
-    bins = [j for j, label in enumerate(labels) if label.startswith("minutes in [")]
+    basis = [j for j, label in enumerate(labels) if label.startswith("minutes spline ")]
+    assert len(basis) == SPLINE_KNOTS + 2
     present = ~np.isnan(ds.numeric["minutes"])
-    assert (x[present][:, bins].sum(axis=1) == 1).all() and (x[~present][:, bins].sum(axis=1) == 0).all()
+    # a B-spline basis sums to one inside and beyond the training range; a missing value has none of it
+    np.testing.assert_allclose(x[present][:, basis].sum(axis=1), 1.0)
+    assert (x[~present][:, basis] == 0).all()
+    far = ds.subset([0, 1])
+    far.numeric["minutes"] = np.array([-5.0, 1e6])
+    edge = ds.subset([0, 1])
+    edge.numeric["minutes"] = np.array([np.nanmin(ds.numeric["minutes"]), np.nanmax(ds.numeric["minutes"])])
+    np.testing.assert_allclose(enc.linear(far)[:, basis], enc.linear(edge)[:, basis], atol=1e-9)  # constant beyond
     res = train(ds)
     _, _, test_i, _ = split(ds)
     assert res.split["kind"] == "random-stratified" and res.split["cross_fit_folds"] == 5
@@ -320,15 +328,35 @@ def test_calibration_choice_by_cross_validated_ece():
     np.testing.assert_allclose(none(np.array([0.0, 2.0])), 1 / (1 + np.exp(-np.array([0.0, 2.0]))))
 
 
-def test_format_1_artifacts_still_load(tmp_path, monkeypatch):
-    """Format 2 added blended and averaged models; a plain model written as format 1 still loads."""
+def test_format_1_and_2_artifacts_still_load(tmp_path, monkeypatch):
+    """Format 2 added blended and averaged models, format 3 splines in the linear design instead of decile
+    indicators; a model written as format 1 or 2 (decile bins) still loads and predicts as it did."""
+    from sklearn.linear_model import LogisticRegression
+
     from leadflow.predictive import artifacts
+    from leadflow.predictive.train import LINEAR_BINS, Encoder, Model
 
     ds, _ = load_csv(write_leads(tmp_path / "leads.csv"), "Converted", exclude=["Lead Quality"])
     res = train(ds, algorithm="logistic")
-    monkeypatch.setattr(artifacts, "FORMAT_VERSION", 1)
-    old = save(res.model, {"target": "Converted"}, tmp_path / "models", "acme", "table")
-    monkeypatch.undo()
-    model, meta = load(old.path)
-    assert meta["format_version"] == 1 and artifacts.FORMAT_VERSION == 2
-    assert np.allclose(model.predict(res.test), res.test_p)
+    # an encoder as formats 1-2 pickled it: decile edges, and no knots attribute
+    enc = Encoder.fit(ds)
+    for n in enc.nums:
+        v = ds.numeric[n.name]
+        vals = v[~np.isnan(v)]
+        n.edges = tuple(float(e) for e in np.unique(np.quantile(vals, np.linspace(0, 1, LINEAR_BINS + 1)[1:-1])))
+        del n.knots
+    enc.col_means = enc.linear(ds, center=False).mean(axis=0)
+    assert any(label.startswith("Visits in [") for _, label in enc.linear_columns())
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(enc.linear(ds), ds.y)
+    old_model = Model("logistic", enc, lr, describe=ds.describe)
+    expected = old_model.predict(res.test)
+    for fmt in (1, 2):
+        monkeypatch.setattr(artifacts, "FORMAT_VERSION", fmt)
+        old = save(old_model, {"target": "Converted"}, tmp_path / "models", "acme", f"table{fmt}")
+        monkeypatch.undo()
+        model, meta = load(old.path)
+        assert meta["format_version"] == fmt and artifacts.FORMAT_VERSION == 3
+        np.testing.assert_allclose(model.predict(res.test), expected)
+        base, contrib, _ = model.contributions(res.test)
+        np.testing.assert_allclose(base + contrib.sum(axis=1), model.raw(res.test), atol=1e-6)
+        assert all(f["text"][0] in "+-" for row in explain(model, res.test.subset([0, 1, 2])) for f in row)

@@ -29,10 +29,13 @@ from leadflow.predictive.train import Model
 __all__ = ["FORMAT_VERSION", "READABLE_FORMATS", "Artifact", "list_artifacts", "load", "save"]
 
 #: written by this leadflow; 2 added blended and cross-fitted (averaged) models, which a reader of format 1
-#: cannot use - it now refuses them with a clear message instead of failing inside the model
-FORMAT_VERSION = 2
-#: formats this leadflow reads (format 1 models are plain logistic / LightGBM models, still valid)
-READABLE_FORMATS = (1, 2)
+#: cannot use - it now refuses them with a clear message instead of failing inside the model; 3 gives each
+#: numeric feature a cubic spline in the linear design (``knots``) instead of decile indicators, which a
+#: reader of format 2 would not build
+FORMAT_VERSION = 3
+#: formats this leadflow reads (format 1 models are plain logistic / LightGBM models, format 2 ones use decile
+#: indicators: both still valid, the encoder builds whichever design the model was fitted on)
+READABLE_FORMATS = (1, 2, 3)
 MODEL_FILE, META_FILE = "model.joblib", "meta.json"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _DIR = re.compile(r"^(?P<name>[a-z][a-z0-9_-]{0,63})-v(?P<version>[1-9][0-9]*)$")

@@ -2,9 +2,11 @@
 
 * **Encoding** (:class:`Encoder`, fitted on the training rows only): numeric features are imputed with the
   training median (plus a "was missing" indicator when values are missing), heavy-tailed non-negative ones
-  are ``log1p``-transformed, then standardised for the linear model, which also gets one indicator per
-  training decile of each numeric feature (a piecewise shape: a linear term alone cannot say "zero minutes
-  on the site is bad, a few minutes good, more no better"); categorical features keep the levels seen at
+  are ``log1p``-transformed, then standardised for the linear model, which also gets a cubic B-spline of
+  each numeric feature (``SPLINE_KNOTS`` knots at quantiles of the transformed training values, constant
+  beyond them: a smooth shape, since a linear term alone cannot say "zero minutes on the site is bad, a few
+  minutes good, more no better"; models of artifact formats 1-2 used one indicator per training decile
+  instead, and still do); categorical features keep the levels seen at
   least ``min_count`` times in training (the rest are pooled as ``(other)``, missing values ``(missing)``),
   one-hot for the linear model and integer codes for LightGBM.
 * **Split**: with times, a temporal split - the last 20 % of rows (by time) test; of the rows whose label is
@@ -54,7 +56,9 @@ BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # LightGBM's share of the blended log-odds
 READABILITY_MARGIN = 0.005
 OPTIONAL_MARGIN = 0.002
 CROSS_FIT_FOLDS = 5
-LINEAR_BINS = 10
+LINEAR_BINS = 10  # decile indicators of models written in formats 1-2 (still read)
+SPLINE_KNOTS = 8  # quantile knots of each numeric feature's cubic spline in the linear model
+SPLINE_DEGREE = 3
 Algorithm = Literal["auto", "logistic", "lightgbm"]
 Progress = Callable[[str], None]
 
@@ -99,7 +103,26 @@ class _Num:
     mean: float
     std: float
     indicator: bool
-    edges: tuple[float, ...] = ()  # inner decile edges on training values: bin indicators for the linear model
+    edges: tuple[float, ...] = ()  # inner decile edges on training values: bin indicators (formats 1-2)
+    knots: tuple[float, ...] = ()  # quantile knots on the transformed training values: a cubic spline (format 3+)
+
+
+def _spline_basis(v: np.ndarray, log: bool, knots: tuple[float, ...]) -> np.ndarray:
+    """Cubic B-spline basis of ``v`` (log1p-transformed when ``log``) on ``knots`` (quantiles of the training
+    values, extended beyond both ends by the outer spacing): ``len(knots) + 2`` columns that sum to 1; constant
+    beyond the training range; all zero for a missing value (the "missing" indicator speaks for it)."""
+    from scipy.interpolate import BSpline
+
+    k = np.asarray(knots, dtype=np.float64)
+    lo, hi = k[1] - k[0], k[-1] - k[-2]
+    full = np.concatenate([k[0] - lo * np.arange(SPLINE_DEGREE, 0, -1), k, k[-1] + hi * np.arange(1, SPLINE_DEGREE + 1)])
+    out = np.zeros((len(v), len(k) + SPLINE_DEGREE - 1))
+    ok = np.flatnonzero(~np.isnan(v))
+    if len(ok):
+        x = np.log1p(np.maximum(v[ok], 0.0)) if log else v[ok]
+        x = np.clip(x, k[0], k[-1])
+        out[ok] = BSpline.design_matrix(x, full, SPLINE_DEGREE).toarray()
+    return out
 
 
 @dataclass
@@ -134,9 +157,10 @@ class Encoder:
             filled = np.where(ok, v, median)
             t = np.log1p(filled) if log else filled
             std = float(t.std()) or 1.0
-            inner = np.quantile(vals, np.linspace(0, 1, LINEAR_BINS + 1)[1:-1])
-            edges = tuple(float(e) for e in np.unique(inner)) if len(np.unique(vals)) > 2 else ()
-            enc.nums.append(_Num(name, median, log, float(t.mean()), std, bool((~ok).any()), edges))
+            tv = np.log1p(vals) if log else vals
+            knots = np.unique(np.quantile(tv, np.linspace(0, 1, SPLINE_KNOTS)))
+            enc.nums.append(_Num(name, median, log, float(t.mean()), std, bool((~ok).any()),
+                                 knots=tuple(float(k) for k in knots) if len(knots) >= 3 else ()))
         for name, v in ds.categorical.items():
             present = [x for x in v if x is not None]
             if not present:
@@ -194,6 +218,9 @@ class Encoder:
             if edges:
                 bounds = ["", *(f"{e:g}" for e in edges), ""]
                 cols.extend((n.name, f"{n.name} in [{bounds[k]}, {bounds[k + 1]})") for k in range(len(edges) + 1))
+            knots = getattr(n, "knots", ())
+            if knots:
+                cols.extend((n.name, f"{n.name} spline {k + 1}") for k in range(len(knots) + SPLINE_DEGREE - 1))
         for c in self.cats:
             cols.extend((c.name, f"{c.name}={lv}") for lv in [*c.levels, OTHER, MISSING])
         return cols
@@ -213,6 +240,11 @@ class Encoder:
                 ok = np.flatnonzero(~np.isnan(v))
                 onehot[ok, np.searchsorted(edges, v[ok], side="right")] = 1.0
                 parts.append(onehot)
+            knots = getattr(n, "knots", ())
+            if knots:
+                v = ds.numeric.get(n.name)
+                v = np.full(len(ds), np.nan) if v is None else v
+                parts.append(_spline_basis(v, n.log, knots))
         for c in self.cats:
             codes = self._codes(ds, c)
             onehot = np.zeros((len(ds), len(c.levels) + 2))
@@ -685,6 +717,7 @@ def train(ds: Dataset, *, algorithm: Algorithm = "auto", calibration: str = "aut
     return TrainResult(model=model, split={**info, "train": len(tr_i), "valid": len(va_i), "test": len(te)},
                        candidates=candidates, test=te, test_p=test_p, train_rows=len(enc_rows),
                        valid_rows=len(held), warnings=notes, reference=reference_distributions(enc, dev.subset(enc_rows)))
+
 
 
 # ------------------------------------------------------------------------------------ reference
