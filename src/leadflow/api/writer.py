@@ -290,7 +290,10 @@ class IngestWriter:
                        future_policy=self.settings.future_timestamps)
         leads = [r for u in units for r in u.leads]
         if leads:
-            ing.upsert_leads(leads)
+            # identify traits may change fit: with deferred scoring the leads are replayed by the queue too
+            ids = ing.upsert_leads(leads, requalify=not self.defer)
+            if self.defer:
+                ing.enqueue_replays(sorted(set(ids.values())))
         combined: list[tuple[int, ValidEvent]] = []
         owner: list[tuple[Unit, int]] = []
         for u in units:

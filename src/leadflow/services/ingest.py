@@ -343,6 +343,11 @@ class Ingestor:
         return report
 
     # ------------------------------------------------------------------------------ deferred scoring
+    def enqueue_replays(self, lead_ids: Iterable[str]) -> None:
+        """Queue these leads to be replayed from the log by :meth:`qualify_queued` (deferred
+        :meth:`requalify`: after attribute changes that arrived with an identify call, say)."""
+        self._enqueue({}, set(lead_ids))
+
     def _enqueue(self, new_events: Mapping[str, list[ScoredEvent]], replay_ids: set[str]) -> None:
         if not self.models:
             return
