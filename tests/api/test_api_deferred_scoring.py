@@ -26,6 +26,7 @@ def test_batch_is_stored_then_scored_and_metrics_show_the_backlog(api):
     metrics = api.client.get("/metrics").text
     assert "leadflow_qualify_backlog 0.0" in metrics
     assert "leadflow_qualify_events_total" in metrics
+    assert "leadflow_qualify_failed 0.0" in metrics
     # the same batch again: duplicates, nothing more to score
     again = api.client.post("/v1/batch", json={"batch": batch}, headers=api.acme.hi).json()
     assert again["duplicate"] == 2

@@ -22,7 +22,9 @@ INGEST_QUEUE_DEPTH = Gauge("leadflow_ingest_queue_depth", "Ingest requests waiti
 QUALIFY_BACKLOG = Gauge("leadflow_qualify_backlog", "Stored events waiting to be scored (deferred scoring; "
                         "updated when the writer catches up)")
 QUALIFY_EVENTS = Counter("leadflow_qualify_events_total", "Queued events folded into scores by the ingest writer")
+QUALIFY_FAILED = Gauge("leadflow_qualify_failed", "Queued events set aside after repeated scoring failures "
+                       "(see `leadflow scorer --failed`; `--retry-failed` puts them back)")
 RATE_LIMITED = Counter("leadflow_rate_limited_total", "Requests refused with 429")
 
 __all__ = ["REGISTRY", "REQUEST_LATENCY", "INGEST_EVENTS", "INGEST_BATCH_SIZE", "JOB_QUEUE_DEPTH",
-           "INGEST_QUEUE_DEPTH", "QUALIFY_BACKLOG", "QUALIFY_EVENTS", "RATE_LIMITED"]
+           "INGEST_QUEUE_DEPTH", "QUALIFY_BACKLOG", "QUALIFY_EVENTS", "QUALIFY_FAILED", "RATE_LIMITED"]

@@ -34,9 +34,15 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
 
-from leadflow.api.metrics import INGEST_BATCH_SIZE, INGEST_QUEUE_DEPTH, QUALIFY_BACKLOG, QUALIFY_EVENTS
+from leadflow.api.metrics import (
+    INGEST_BATCH_SIZE,
+    INGEST_QUEUE_DEPTH,
+    QUALIFY_BACKLOG,
+    QUALIFY_EVENTS,
+    QUALIFY_FAILED,
+)
 from leadflow.core.events import ValidEvent
-from leadflow.services.ingest import EventResult, Ingestor, queue_depth, queued_workspace
+from leadflow.services.ingest import EventResult, Ingestor, QueueDrainer, queue_depth
 from leadflow.settings import Settings
 from leadflow.store.db import Database
 from leadflow.store.tables import Workspace
@@ -91,6 +97,7 @@ class IngestWriter:
         if self._own_db:
             self.db = Database(db.url, immediate=True)
         self.qualify_batch = settings.qualify_batch
+        self._drainer = QueueDrainer(self.db, settings)
         self._qualify_rate = 2000.0  # queued events scored per second, as the last steps went (moving average)
         self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -216,16 +223,7 @@ class IngestWriter:
         limit = self._limit()
         started = time.perf_counter()
         try:
-            with self.db.session() as s:
-                ws_id = queued_workspace(s)
-                if ws_id is None:
-                    self._backlog = False
-                    QUALIFY_BACKLOG.set(0)
-                    return
-                ws = s.get(Workspace, ws_id)
-                ing = Ingestor(s, ws, allow_custom_types=self.settings.allow_custom_event_types,
-                               future_policy=self.settings.future_timestamps)
-                done = ing.qualify_queued(limit)
+            done = self._drainer.step(limit)
             QUALIFY_EVENTS.inc(done)
             if done:
                 rate = done / max(time.perf_counter() - started, 1e-6)
@@ -233,6 +231,8 @@ class IngestWriter:
             if done < limit:
                 with self.db.session() as s:
                     left = queue_depth(s)
+                    if self._drainer.last_failed:
+                        QUALIFY_FAILED.set(queue_depth(s, failed=True))
                 QUALIFY_BACKLOG.set(left)
                 self._backlog = left > 0
         except Exception:  # noqa: BLE001 - never let the writer thread die; the rows stay queued

@@ -68,16 +68,42 @@ def scorer(
     once: Annotated[bool, typer.Option("--once", help="Score what is queued now, then exit.")] = False,
     database_url: Annotated[str | None, typer.Option(
         help="SQLAlchemy URL (default: the LEADFLOW_DATABASE_URL setting).")] = None,
+    failed: Annotated[bool, typer.Option(
+        "--failed", help="List the queued events set aside after repeated scoring failures, then exit.")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Put the events set aside back in the queue (after fixing the fault), then score.")
+    ] = False,
 ) -> None:
     """Score the events the HTTP ingest path queued (deferred scoring): once, or until Ctrl-C. `leadflow serve
-    --scoring-process` runs this in a second process; run it by hand beside a server, or several on PostgreSQL."""
+    --scoring-process` runs this in a second process; run it by hand beside a server, or several on PostgreSQL.
+    A queued event whose scoring fails 3 times is set aside (logged, counted by leadflow_qualify_failed) so the
+    rest of the queue keeps moving: `--failed` lists them with their error, `--retry-failed` retries them."""
     from rich.console import Console
 
+    from leadflow.services.ingest import failed_rows
+    from leadflow.services.ingest import retry_failed as put_back
     from leadflow.services.scorer import run_scorer
     from leadflow.settings import get_settings
+    from leadflow.store.db import Database
 
     settings = get_settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
+    console = Console()
+    if failed or retry_failed:
+        db = Database(settings.database_url)
+        try:
+            with db.session() as s:
+                if failed:
+                    rows = failed_rows(s)
+                    for r in rows:  # plain lines (ids and errors whole, greppable)
+                        typer.echo(f"seq {r['seq']}  lead {r['lead_id']}  event {r['event_id'] or '(replay)'}  "
+                                   f"attempts {r['attempts']}  set aside {r['failed_at']}  error: {r['error']}")
+                    if not rows:
+                        typer.echo("no queued event is set aside")
+                    return
+                console.print(f"{put_back(s)} queued event(s) put back")
+        finally:
+            db.dispose()
     n = run_scorer(settings, follow=not once)
     Console().print(f"scored {n} queued event(s)")

@@ -11,6 +11,7 @@ recompute gives. Rule-made stage rows that a replay no longer produces are kept 
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from leadflow.core.events import EventRejected, ValidEvent, normalize_email, validate_event
@@ -45,6 +47,8 @@ from leadflow.store.tables import (
     Workspace,
     new_id,
 )
+
+log = logging.getLogger("leadflow.scoring")
 
 LEAD_FIELDS = ("first_name", "last_name", "title", "seniority", "department", "phone", "country", "source", "medium",
                "campaign", "landing_page", "consent", "unsubscribed", "owner", "lead_status")
@@ -375,7 +379,7 @@ class Ingestor:
         qq = QualifyQueue.__table__
         stmt = (select(qq.c.seq, qq.c.lead_id, qq.c.event_id, Event.type, Event.occurred_at, Event.properties)
                 .outerjoin(Event, Event.id == qq.c.event_id)
-                .where(qq.c.workspace_id == self.ws.id).order_by(qq.c.seq).limit(limit))
+                .where(qq.c.workspace_id == self.ws.id, qq.c.failed_at.is_(None)).order_by(qq.c.seq).limit(limit))
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=qq)
         rows = self.s.execute(stmt).all()
@@ -737,18 +741,108 @@ def _statements(dialect: str) -> SimpleNamespace:
 
 def queued_workspace(session: Session) -> str | None:
     """The workspace of the oldest queued event (see :meth:`Ingestor.qualify_queued`), or None when the
-    queue is empty."""
+    queue is empty (rows set aside after failures do not count)."""
     qq = QualifyQueue.__table__
-    return session.scalar(select(qq.c.workspace_id).order_by(qq.c.seq).limit(1))
+    return session.scalar(select(qq.c.workspace_id).where(qq.c.failed_at.is_(None)).order_by(qq.c.seq).limit(1))
 
 
-def queue_depth(session: Session, workspace_id: str | None = None) -> int:
-    """Queued events waiting to be scored (in one workspace, or in all)."""
+def queue_depth(session: Session, workspace_id: str | None = None, *, failed: bool = False) -> int:
+    """Queued events waiting to be scored (in one workspace, or in all); ``failed``: those set aside."""
     qq = QualifyQueue.__table__
-    stmt = select(func.count()).select_from(qq)
+    stmt = select(func.count()).select_from(qq).where(
+        qq.c.failed_at.is_not(None) if failed else qq.c.failed_at.is_(None))
     if workspace_id is not None:
         stmt = stmt.where(qq.c.workspace_id == workspace_id)
     return int(session.scalar(stmt) or 0)
+
+
+MAX_QUALIFY_ATTEMPTS = 3
+
+
+def _qualify_slice(db: Any, settings: Any, limit: int) -> int:
+    with db.session() as s:
+        ws_id = queued_workspace(s)
+        if ws_id is None:
+            return 0
+        ws = s.get(Workspace, ws_id)
+        return Ingestor(s, ws, allow_custom_types=settings.allow_custom_event_types,
+                        future_policy=settings.future_timestamps).qualify_queued(limit)
+
+
+class QueueDrainer:
+    """Scores the queue a slice at a time, for the ingest writer and the scorer process, such that one row
+    whose scoring fails cannot stall the queue.
+
+    A slice (one transaction) that raises is rolled back and the next ``limit`` rows are taken one at a time.
+    When a single row fails with an error of the scoring code (not of the database: those are retried as they
+    are, the store may be busy or down), its ``attempts`` is counted in a transaction of its own, and after
+    :data:`MAX_QUALIFY_ATTEMPTS` the row is set aside (``failed_at``, ``error``; logged, counted by
+    ``leadflow_qualify_failed`` on ``/metrics``) and the queue moves on. Set-aside rows stay until
+    ``leadflow scorer --retry-failed`` puts them back (after the fault is fixed), so nothing is lost.
+    """
+
+    def __init__(self, db: Any, settings: Any) -> None:
+        self.db = db
+        self.settings = settings
+        self.careful = 0  # rows still to take one at a time after a failed slice
+        self.last_failed = False
+
+    def step(self, limit: int) -> int:
+        """Score up to ``limit`` queued rows; returns rows scored (``last_failed`` says whether a row failed
+        instead). Raises database errors (the caller waits and retries); scoring errors are absorbed as
+        described above."""
+        self.last_failed = False
+        if self.careful > 0:
+            limit = 1
+        try:
+            done = _qualify_slice(self.db, self.settings, limit)
+        except DBAPIError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a scoring fault: isolate it
+            if limit > 1:
+                log.warning("scoring a slice of %d queued events failed (%s); taking them one at a time", limit, exc)
+                self.careful = limit
+                return self.step(1)
+            self._count_failure(exc)
+            self.careful = max(self.careful - 1, 0)
+            self.last_failed = True
+            return 0
+        if self.careful > 0:
+            self.careful -= 1
+        return done
+
+    def _count_failure(self, exc: BaseException) -> None:
+        qq = QualifyQueue.__table__
+        with self.db.session() as s:
+            row = s.execute(select(qq.c.seq, qq.c.attempts, qq.c.lead_id).where(qq.c.failed_at.is_(None))
+                            .order_by(qq.c.seq).limit(1)).first()
+            if row is None:
+                return
+            attempts = row.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+            if attempts >= MAX_QUALIFY_ATTEMPTS:
+                values["failed_at"] = utcnow()
+                log.error("queued event %s of lead %s set aside after %d failed scoring attempts: %s",
+                          row.seq, row.lead_id, attempts, values["error"])
+            s.execute(qq.update().where(qq.c.seq == row.seq).values(**values))
+
+
+def retry_failed(session: Session, workspace_id: str | None = None) -> int:
+    """Put the rows set aside after failures back in the queue (attempts reset); returns how many."""
+    qq = QualifyQueue.__table__
+    stmt = qq.update().where(qq.c.failed_at.is_not(None)).values(failed_at=None, attempts=0)
+    if workspace_id is not None:
+        stmt = stmt.where(qq.c.workspace_id == workspace_id)
+    return int(session.execute(stmt).rowcount or 0)
+
+
+def failed_rows(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """The rows set aside after failures, oldest first."""
+    qq = QualifyQueue.__table__
+    rows = session.execute(select(qq.c.seq, qq.c.workspace_id, qq.c.lead_id, qq.c.event_id, qq.c.attempts,
+                                  qq.c.failed_at, qq.c.error).where(qq.c.failed_at.is_not(None))
+                           .order_by(qq.c.seq).limit(limit)).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def sqlite_datetime(value: datetime) -> str:

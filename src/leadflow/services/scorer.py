@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 import time
 
-from leadflow.services.ingest import Ingestor, queued_workspace
+from leadflow.services.ingest import QueueDrainer
 from leadflow.services.loops import Loop
 from leadflow.settings import Settings
 from leadflow.store.db import Database
-from leadflow.store.tables import Workspace
 
 log = logging.getLogger("leadflow.scorer")
 
@@ -40,24 +39,19 @@ class QueueScorer(Loop):
         self.pause_ratio = 0.3
         self.rate = 2000.0  # events per second, as the last slices went (moving average)
         self.scored = 0
+        self.drainer = QueueDrainer(db, settings)  # a row whose scoring keeps failing is set aside
 
     def tick(self) -> bool:
         limit = min(self.settings.qualify_batch, max(10, int(self.rate * self.slice_seconds)))
         started = time.perf_counter()
-        with self.db.session() as s:
-            ws_id = queued_workspace(s)
-            if ws_id is None:
-                return False
-            ws = s.get(Workspace, ws_id)
-            done = Ingestor(s, ws, allow_custom_types=self.settings.allow_custom_event_types,
-                            future_policy=self.settings.future_timestamps).qualify_queued(limit)
+        done = self.drainer.step(limit)
         if done:
             took = time.perf_counter() - started
             self.rate = 0.7 * self.rate + 0.3 * done / max(took, 1e-6)
             self.scored += done
             if self.pause and not self._stop.is_set():
                 time.sleep(took * self.pause_ratio)
-        return done > 0
+        return done > 0 or self.drainer.last_failed
 
     def drain(self) -> int:
         """Score until the queue is empty; returns how many queue rows were handled."""

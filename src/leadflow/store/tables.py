@@ -179,6 +179,7 @@ class QualifyQueue(Base):
     deletes the rows in the transaction that writes the new states, so a crash loses nothing and folds
     nothing twice. ``event_id`` NULL asks for a replay of the whole lead (a new lead, a merged anonymous
     history). Rows live seconds; no foreign keys, to keep the insert cheap (leads are never deleted).
+    A row whose scoring keeps failing stays, set aside, until ``leadflow scorer --retry-failed``.
     """
 
     __tablename__ = "qualify_queue"
@@ -188,6 +189,11 @@ class QualifyQueue(Base):
     lead_id: Mapped[str] = mapped_column(ID)
     event_id: Mapped[str | None] = mapped_column(ID)
     enqueued_at: Mapped[datetime] = mapped_column(TS)
+    # scoring this row failed this many times (errors of the scoring code, not of the database); after
+    # MAX_QUALIFY_ATTEMPTS it is set aside (failed_at, error) so the rest of the queue keeps moving
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_at: Mapped[datetime | None] = mapped_column(TS)
+    error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_qualify_queue_ws_seq", "workspace_id", "seq"),)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from leadflow.api.metrics import JOB_QUEUE_DEPTH, QUALIFY_BACKLOG, REGISTRY
+from leadflow.api.metrics import JOB_QUEUE_DEPTH, QUALIFY_BACKLOG, QUALIFY_FAILED, REGISTRY
 from leadflow.api.problems import Problem
 
 router = APIRouter(tags=["ops"])
@@ -44,4 +44,5 @@ def metrics(request: Request) -> Response:
     JOB_QUEUE_DEPTH.set(request.app.state.jobs.pending)
     with request.app.state.db.session() as s:
         QUALIFY_BACKLOG.set(queue_depth(s))
+        QUALIFY_FAILED.set(queue_depth(s, failed=True))
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
