@@ -373,8 +373,8 @@ class Ingestor:
 
         A lead whose queued events are older than what it has folded replays from the log, as on the
         synchronous path, so the result is what scoring them on arrival would have given. On PostgreSQL the
-        rows are taken with ``SKIP LOCKED`` and the leads locked, so several server processes may drain the
-        queue at once without folding the same lead twice in parallel.
+        rows are taken with ``SKIP LOCKED`` and the leads locked (:meth:`_qualify`), so several server processes
+        may drain the queue at once without folding the same lead twice in parallel.
         """
         qq = QualifyQueue.__table__
         stmt = (select(qq.c.seq, qq.c.lead_id, qq.c.event_id, Event.type, Event.occurred_at, Event.properties)
@@ -394,10 +394,6 @@ class Ingestor:
             elif eid not in seen:
                 seen.add(eid)
                 by_lead[lid].append(ScoredEvent(epoch(occ), eid, etype, props or {}))
-        lead_ids = sorted(set(by_lead) | replay_ids)
-        if self.dialect == "postgresql":
-            for part in _chunks(lead_ids):
-                self.s.execute(select(Lead.id).where(Lead.id.in_(part)).order_by(Lead.id).with_for_update())
         # a lead replayed anyway needs no separate fold of its queued events
         self._qualify({lid: evs for lid, evs in by_lead.items() if lid not in replay_ids}, replay_ids)
         seqs = [r[0] for r in rows]
@@ -520,6 +516,14 @@ class Ingestor:
         if not lead_ids or not self.models:
             return 0, 0
         now = utcnow()
+        if self.dialect == "postgresql":
+            # the leads are locked (in id order: no deadlock between two folds) before their states are read, so a
+            # concurrent fold of the same lead (another server process, the queue scorer, an import job) waits and
+            # then reads the state this one writes: no fold is lost (tests/services/test_concurrent_inline_pg.py).
+            # FOR NO KEY UPDATE: it does not conflict with the KEY SHARE locks that inserting events (foreign keys
+            # to the leads) takes, which FOR UPDATE does - two writers would deadlock
+            for part in _chunks(lead_ids):
+                self.s.execute(select(Lead.id).where(Lead.id.in_(part)).order_by(Lead.id).with_for_update(key_share=True))
         leads, accounts = self._lead_rows(lead_ids)
         states = self._states(lead_ids)
         fast: dict[str, dict[str, Qualifier]] = {}
