@@ -4,7 +4,8 @@ Each run three times: with scoring deferred (the default: the response goes out 
 log; the writer scores them between requests), deferred to a scorer process (``leadflow serve
 --scoring-process``), and inline (the response waits for scoring).
 
-1. Single events: POST /v1/track at a fixed rate (default 1,000 req/s for 10 s) over keep-alive connections.
+1. Single events: POST /v1/track at a fixed rate (default 1,000 req/s for 10 s, three runs: the median run by
+   p99 is reported, with every run's p99) over keep-alive connections.
    Latency is measured from each request's *scheduled* send time (no coordinated omission): p50 / p99, and the
    rate achieved; then how long until every event was scored.
 2. Batches: POST /v1/batch of 100 and 500 events from 4 concurrent connections, as fast as the server takes
@@ -15,7 +16,7 @@ log; the writer scores them between requests), deferred to a scorer process (``l
    batches of 100 / 500) on a fresh SQLite file: the HTTP / in-process ratio.
 
 Targets (issue 3, 2-core machine): p99 <= 25 ms at 1,000 req/s; batch >= 30,000 events/s into SQLite.
-Usage: python benchmarks/http_ingest.py [--rate 1000] [--seconds 10] [--batch-events 20000]
+Usage: python benchmarks/http_ingest.py [--rate 1000] [--seconds 10] [--repeat 3] [--batch-events 20000]
 """
 
 from __future__ import annotations
@@ -255,6 +256,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--conns", type=int, default=64, help="keep-alive connections for the fixed-rate run")
     ap.add_argument("--batch-events", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3, help="fixed-rate runs per mode (the median by p99 is reported)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="leadflow-bench-http-")
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "args": vars(args),
@@ -267,10 +269,15 @@ def main() -> None:
             run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": 200, "seconds": 1, "conns": 8,
                          "tag": "warm"})
             srv.wait_scored(time.perf_counter())
-            t = time.perf_counter()
-            single = run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": args.rate,
-                                  "seconds": args.seconds, "conns": args.conns, "tag": "single"})
-            single["scored_all_after_s"] = round(srv.wait_scored(t), 2)
+            runs = []
+            for rep in range(args.repeat):  # p99 on a shared machine varies from run to run: the median counts
+                t = time.perf_counter()
+                run = run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": args.rate,
+                                   "seconds": args.seconds, "conns": args.conns, "tag": f"single{rep}"})
+                run["scored_all_after_s"] = round(srv.wait_scored(t), 2)
+                runs.append(run)
+            single = dict(sorted(runs, key=lambda r: r["p99_ms"])[len(runs) // 2])  # the median run by p99
+            single["p99_ms_runs"] = [r["p99_ms"] for r in runs]
             results["single"][scoring] = single
             for size, returning in ((100, False), (500, False), (500, True)):
                 label = f"{scoring}/batch_{size}" + ("/returning" if returning else "/new_people")
@@ -293,10 +300,10 @@ def main() -> None:
         "batch_ge_30k_events_per_s": max(b["events_per_s"] for b in results["batch"].values()) >= 30000}
     print(f"\nsingle events at {args.rate:.0f} req/s for {args.seconds:.0f} s ({args.conns} connections)")
     print(f"{'scoring':<12}{'achieved/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'errors':>8}"
-          f"{'all scored after s':>20}")
+          f"{'all scored after s':>20}   p99 of each run (the median run shown)")
     for mode, r in results["single"].items():
         print(f"{mode:<12}{r['achieved_rps']:>12}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['max_ms']:>10}"
-              f"{r['errors']:>8}{r['scored_all_after_s']:>20}")
+              f"{r['errors']:>8}{r['scored_all_after_s']:>20}   {r['p99_ms_runs']}")
     print("\nbatch ingest over HTTP (4 connections): stored ev/s (responses), scored ev/s (until the backlog is"
           " empty), vs in-process Leadflow.ingest (which scores inline)")
     print(f"{'run':<34}{'stored ev/s':>13}{'scored ev/s':>13}{'vs in-proc':>12}")
