@@ -17,6 +17,7 @@ log; the writer scores them between requests), deferred to a scorer process (``l
 
 Targets (issue 3, 2-core machine): p99 <= 25 ms at 1,000 req/s; batch >= 30,000 events/s into SQLite.
 Usage: python benchmarks/http_ingest.py [--rate 1000] [--seconds 10] [--repeat 3] [--batch-events 20000]
+       [--postgres URL [--workers N]]   (PostgreSQL: a fresh schema per run; writes results/http-postgres.json)
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class Server:
     """``scoring``: ``inline``, ``deferred`` (the writer scores between requests) or ``process`` (deferred, scored
     by ``leadflow scorer`` in a second process, as ``leadflow serve --scoring-process`` does)."""
 
-    def __init__(self, url: str, scoring: str) -> None:
+    def __init__(self, url: str, scoring: str, workers: int = 1) -> None:
         self.port = _free_port()
         env = {**os.environ, "LEADFLOW_DATABASE_URL": url, "LEADFLOW_RATE_LIMIT_PER_SECOND": "0",
                "LEADFLOW_INGEST_SCORING": "inline" if scoring == "inline" else "deferred",
@@ -194,8 +195,9 @@ class Server:
                                            cwd=ROOT, stdout=subprocess.DEVNULL)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "leadflow.api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--timeout-keep-alive", "60", "--backlog", "4096", "--log-level", "warning", "--loop", "uvloop",
-             "--http", "httptools"], env=env, cwd=ROOT)
+             "--port", str(self.port), "--no-access-log", "--timeout-keep-alive", "60", "--backlog", "4096",
+             "--log-level", "warning", "--loop", "uvloop", "--http", "httptools", "--workers", str(workers)],
+            env=env, cwd=ROOT)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -230,7 +232,40 @@ class Server:
 
 
 # -------------------------------------------------------------------------------------------- baseline
-def baseline(tmp: str, singles: int, batch_events: int) -> dict:
+class Stores:
+    """A fresh store per run: a SQLite file in ``tmp``, or (``--postgres URL``) a fresh schema in that database,
+    dropped at the end."""
+
+    def __init__(self, tmp: str, pg: str | None) -> None:
+        self.tmp, self.pg, self.schemas = tmp, pg, []
+
+    def url(self, name: str) -> str:
+        if not self.pg:
+            return f"sqlite:///{self.tmp}/{name}.db"
+        from sqlalchemy import create_engine, text
+
+        schema = f"bench_{name.replace('-', '_')}_{os.getpid()}"
+        engine = create_engine(self.pg)
+        with engine.begin() as c:
+            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        self.schemas.append(schema)
+        return f"{self.pg}{'&' if '?' in self.pg else '?'}options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        if not self.schemas:
+            return
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.pg)
+        with engine.begin() as c:
+            for schema in self.schemas:
+                c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def baseline(stores: Stores, singles: int, batch_events: int) -> dict:
     from leadflow.core import segment
     from leadflow.core.timeutil import utcnow
     from leadflow.facade import Leadflow
@@ -238,7 +273,7 @@ def baseline(tmp: str, singles: int, batch_events: int) -> dict:
     out = {}
     for label, size, total in (("single", 1, singles), ("batch_100", 100, batch_events),
                                ("batch_500", 500, batch_events)):
-        lf = Leadflow(f"sqlite:///{tmp}/base-{label}.db", "bench")
+        lf = Leadflow(stores.url(f"base-{label}"), "bench")
         now = utcnow()
         raws = [segment.translate(_event(i, label), now).events[0] for i in range(total)]
         t = time.perf_counter()
@@ -257,14 +292,19 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=64, help="keep-alive connections for the fixed-rate run")
     ap.add_argument("--batch-events", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3, help="fixed-rate runs per mode (the median by p99 is reported)")
+    ap.add_argument("--postgres", metavar="URL", help="run on PostgreSQL (a fresh schema per run in this database, "
+                    "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of SQLite files")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL; SQLite: keep 1)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="leadflow-bench-http-")
+    stores = Stores(tmp, args.postgres)
+    results_path = RESULTS.with_name("http-postgres.json") if args.postgres else RESULTS
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "args": vars(args),
                      "single": {}, "batch": {}}
     for scoring in ("deferred", "process", "inline"):
-        url = f"sqlite:///{tmp}/http-{scoring}.db"
+        url = stores.url(f"http-{scoring}")
         key = _setup(url)
-        srv = Server(url, scoring)
+        srv = Server(url, scoring, args.workers)
         try:
             run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": 200, "seconds": 1, "conns": 8,
                          "tag": "warm"})
@@ -290,7 +330,9 @@ def main() -> None:
                 results["batch"][label] = res
         finally:
             srv.stop()
-    results["in_process"] = baseline(tmp, min(int(args.rate * args.seconds), 3000), args.batch_events)
+    results["in_process"] = baseline(stores, min(int(args.rate * args.seconds), 3000), args.batch_events)
+    stores.drop()
+    results["store"] = "postgresql" if args.postgres else "sqlite"
     for label, r in results["batch"].items():
         size = "batch_100" if "batch_100" in label else "batch_500"
         r["ratio_vs_in_process"] = round(r["events_per_s"] / results["in_process"][size]["events_per_s"], 3)
@@ -312,9 +354,9 @@ def main() -> None:
     print(f"in-process, one event per call: {results['in_process']['single']['events_per_s']} ev/s; "
           f"batches of 500: {results['in_process']['batch_500']['events_per_s']} ev/s")
     print("\ntargets:", json.dumps(results["targets"]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    print(f"written {RESULTS.relative_to(ROOT)}")
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=2))
+    print(f"written {results_path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
