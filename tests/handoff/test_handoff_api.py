@@ -86,3 +86,13 @@ def test_team_work_and_reports_over_http(api):
     assert c.get("/v1/handoff/queue").status_code == 200
     assert c.post("/v1/handoff/reps", json={"key": "z", "name": "Z"}).status_code == 403
     app.dependency_overrides.clear()
+
+
+def test_territory_employee_bounds_are_validated(api):
+    """Found by schemathesis: 2**63 reached SQLite and raised OverflowError (500); now a 422 naming the field."""
+    c, _, _ = api
+    r = c.put("/v1/handoff/territories", json={"key": "big", "max_employees": 2**63})
+    assert r.status_code == 422, r.text
+    assert any("max_employees" in e["field"] for e in r.json()["errors"])
+    assert c.put("/v1/handoff/territories", json={"key": "big", "min_employees": 50,
+                                                  "max_employees": 5000}).status_code == 200

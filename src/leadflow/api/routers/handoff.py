@@ -106,8 +106,8 @@ class TerritoryIn(BaseModel):
     name: Annotated[str, Field(max_length=200)] = ""
     countries: Annotated[list[str], Field(max_length=300)] = []
     segments: Annotated[list[str], Field(max_length=20)] = []
-    min_employees: Annotated[int | None, Field(ge=0)] = None
-    max_employees: Annotated[int | None, Field(ge=1)] = None
+    min_employees: Annotated[int | None, Field(ge=0, le=10_000_000)] = None
+    max_employees: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
     priority: Annotated[int, Field(ge=0, le=100000)] = 100
 
 
