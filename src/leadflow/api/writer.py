@@ -291,9 +291,7 @@ class IngestWriter:
         leads = [r for u in units for r in u.leads]
         if leads:
             # identify traits may change fit: with deferred scoring the leads are replayed by the queue too
-            ids = ing.upsert_leads(leads, requalify=not self.defer)
-            if self.defer:
-                ing.enqueue_replays(sorted(set(ids.values())))
+            ing.upsert_leads(leads, defer_scoring=self.defer)
         combined: list[tuple[int, ValidEvent]] = []
         owner: list[tuple[Unit, int]] = []
         for u in units:

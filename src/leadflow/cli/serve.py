@@ -106,4 +106,4 @@ def scorer(
         finally:
             db.dispose()
     n = run_scorer(settings, follow=not once)
-    Console().print(f"scored {n} queued event(s)")
+    console.print(f"scored {n} queued event(s)")

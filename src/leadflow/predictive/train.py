@@ -719,7 +719,6 @@ def train(ds: Dataset, *, algorithm: Algorithm = "auto", calibration: str = "aut
                        valid_rows=len(held), warnings=notes, reference=reference_distributions(enc, dev.subset(enc_rows)))
 
 
-
 # ------------------------------------------------------------------------------------ reference
 
 

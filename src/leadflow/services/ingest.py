@@ -164,12 +164,14 @@ class Ingestor:
         return out
 
     # --------------------------------------------------------------------------------------- leads
-    def upsert_leads(self, records: Sequence[Mapping[str, Any]], *, requalify: bool = True) -> dict[str, str]:
+    def upsert_leads(self, records: Sequence[Mapping[str, Any]], *, requalify: bool = True,
+                     defer_scoring: bool = False) -> dict[str, str]:
         """Create or update leads by email (later values win); returns email -> lead id.
 
         A record may carry ``company_domain`` (linked to an account, created if missing; derived from a
         company email when absent), ``stage`` (an imported stage, recorded as a system change) and
-        ``created_at``.
+        ``created_at``. The leads are then replayed (``requalify``), or with ``defer_scoring`` queued for a
+        replay by :meth:`qualify_queued`.
         """
         now = utcnow()
         merged: dict[str, dict[str, Any]] = {}
@@ -226,7 +228,9 @@ class Ingestor:
         self.publish([Signal("lead.created", r["id"], r["created_at"], {"email": r["email"]}) for r in new_rows])
         for lead_id, stage, at in stage_inputs:
             self._record_manual(lead_id, stage, at, Actor.SYSTEM, "imported with this stage", None)
-        if requalify:
+        if requalify and defer_scoring:  # replayed by the queue (qualify_queued), as ingest_valid defers
+            self._enqueue({}, set(touched))
+        elif requalify:
             self.requalify(touched)
         out = {e: lead.id for e, lead in existing.items()}
         out.update({r["email"]: r["id"] for r in new_rows})
@@ -347,11 +351,6 @@ class Ingestor:
         return report
 
     # ------------------------------------------------------------------------------ deferred scoring
-    def enqueue_replays(self, lead_ids: Iterable[str]) -> None:
-        """Queue these leads to be replayed from the log by :meth:`qualify_queued` (deferred
-        :meth:`requalify`: after attribute changes that arrived with an identify call, say)."""
-        self._enqueue({}, set(lead_ids))
-
     def _enqueue(self, new_events: Mapping[str, list[ScoredEvent]], replay_ids: set[str]) -> None:
         if not self.models:
             return
