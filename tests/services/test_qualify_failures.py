@@ -65,6 +65,21 @@ def poisoned(monkeypatch):
     return state
 
 
+def _open_queued(url: str, poisoned: dict) -> Leadflow:
+    """A store with the events of PEOPLE queued (not scored), bad@acme.io's scoring poisoned."""
+    lf = Leadflow(url, "acme")
+    _queue_events(lf)
+    poisoned["bad"] = _lead_id(lf, "bad@acme.io")
+    return lf
+
+
+@pytest.fixture
+def queued(db_url, poisoned):
+    lf = _open_queued(db_url, poisoned)
+    yield lf
+    lf.close()
+
+
 def _drain(drainer: QueueDrainer, limit: int) -> tuple[int, int]:
     scored = failures = 0
     for _ in range(200):
@@ -76,66 +91,51 @@ def _drain(drainer: QueueDrainer, limit: int) -> tuple[int, int]:
     return scored, failures
 
 
-def test_a_failing_row_is_set_aside_and_the_rest_is_scored(db_url, poisoned):
-    lf = Leadflow(db_url, "acme")
+def test_a_failing_row_is_set_aside_and_the_rest_is_scored(db_url, poisoned, queued):
+    lf = queued
+    drainer = QueueDrainer(lf.db, Settings(database_url=db_url))
+    scored, failures = _drain(drainer, limit=5)
+    assert _scored(lf) == {"ann@acme.io", "cat@acme.io", "dan@acme.io"}
+    with lf.db.session() as s:
+        assert queue_depth(s) == 0
+        aside = failed_rows(s)
+        assert queue_depth(s, failed=True) == len(aside) == 3  # bad@'s three events
+    assert {r["lead_id"] for r in aside} == {poisoned["bad"]}
+    assert all(r["attempts"] == MAX_QUALIFY_ATTEMPTS and "ValueError: rule blew up" in r["error"] for r in aside)
+    assert failures == 3 * MAX_QUALIFY_ATTEMPTS
+    assert scored == 9
+    # once the fault is fixed, the rows put back are scored like the others
+    poisoned["on"] = False
+    with lf.db.session() as s:
+        assert retry_failed(s) == 3
+    assert _drain(drainer, limit=5) == (3, 0)
+    assert "bad@acme.io" in _scored(lf)
+    with lf.db.session() as s:
+        assert queue_depth(s) == 0 and queue_depth(s, failed=True) == 0
+
+
+def test_database_errors_are_retried_not_counted(db_url, poisoned, queued):
+    lf = queued
+    poisoned["error"] = OperationalError("SELECT 1", {}, Exception("database is locked"))
+    drainer = QueueDrainer(lf.db, Settings(database_url=db_url))
+    for _ in range(MAX_QUALIFY_ATTEMPTS + 2):
+        with pytest.raises(OperationalError):
+            drainer.step(50)
+    with lf.db.session() as s:
+        assert s.scalar(select(QualifyQueue.attempts).order_by(QualifyQueue.attempts.desc()).limit(1)) == 0
+        assert queue_depth(s, failed=True) == 0 and queue_depth(s) == 12
+
+
+def test_the_writer_keeps_scoring_past_a_failing_row(db_url, poisoned, queued):
+    lf = queued
+    writer = IngestWriter(lf.db, Settings(database_url=db_url))
     try:
-        _queue_events(lf)
-        poisoned["bad"] = _lead_id(lf, "bad@acme.io")
-        drainer = QueueDrainer(lf.db, Settings(database_url=db_url))
-        scored, failures = _drain(drainer, limit=5)
-        assert _scored(lf) == {"ann@acme.io", "cat@acme.io", "dan@acme.io"}
-        with lf.db.session() as s:
-            assert queue_depth(s) == 0
-            aside = failed_rows(s)
-            assert queue_depth(s, failed=True) == len(aside) == 3  # bad@'s three events
-        assert {r["lead_id"] for r in aside} == {poisoned["bad"]}
-        assert all(r["attempts"] == MAX_QUALIFY_ATTEMPTS and "ValueError: rule blew up" in r["error"] for r in aside)
-        assert failures == 3 * MAX_QUALIFY_ATTEMPTS
-        assert scored == 9
-        # once the fault is fixed, the rows put back are scored like the others
-        poisoned["on"] = False
-        with lf.db.session() as s:
-            assert retry_failed(s) == 3
-        assert _drain(drainer, limit=5) == (3, 0)
-        assert "bad@acme.io" in _scored(lf)
-        with lf.db.session() as s:
-            assert queue_depth(s) == 0 and queue_depth(s, failed=True) == 0
+        assert writer.settle(60)  # not stalled: every other row is scored, bad@'s are set aside
     finally:
-        lf.close()
-
-
-def test_database_errors_are_retried_not_counted(db_url, poisoned):
-    lf = Leadflow(db_url, "acme")
-    try:
-        _queue_events(lf)
-        poisoned["bad"] = _lead_id(lf, "bad@acme.io")
-        poisoned["error"] = OperationalError("SELECT 1", {}, Exception("database is locked"))
-        drainer = QueueDrainer(lf.db, Settings(database_url=db_url))
-        for _ in range(MAX_QUALIFY_ATTEMPTS + 2):
-            with pytest.raises(OperationalError):
-                drainer.step(50)
-        with lf.db.session() as s:
-            assert s.scalar(select(QualifyQueue.attempts).order_by(QualifyQueue.attempts.desc()).limit(1)) == 0
-            assert queue_depth(s, failed=True) == 0 and queue_depth(s) == 12
-    finally:
-        lf.close()
-
-
-def test_the_writer_keeps_scoring_past_a_failing_row(db_url, poisoned):
-    lf = Leadflow(db_url, "acme")
-    try:
-        _queue_events(lf)
-        poisoned["bad"] = _lead_id(lf, "bad@acme.io")
-        writer = IngestWriter(lf.db, Settings(database_url=db_url))
-        try:
-            assert writer.settle(60)  # not stalled: every other row is scored, bad@'s are set aside
-        finally:
-            writer.close()
-        assert _scored(lf) == {"ann@acme.io", "cat@acme.io", "dan@acme.io"}
-        with lf.db.session() as s:
-            assert queue_depth(s) == 0 and queue_depth(s, failed=True) == 3
-    finally:
-        lf.close()
+        writer.close()
+    assert _scored(lf) == {"ann@acme.io", "cat@acme.io", "dan@acme.io"}
+    with lf.db.session() as s:
+        assert queue_depth(s) == 0 and queue_depth(s, failed=True) == 3
 
 
 def test_scorer_command_lists_and_retries_the_rows_set_aside(sqlite_url, poisoned, monkeypatch):
@@ -144,12 +144,10 @@ def test_scorer_command_lists_and_retries_the_rows_set_aside(sqlite_url, poisone
     from leadflow.cli import app
     from leadflow.settings import get_settings
 
-    lf = Leadflow(sqlite_url, "acme")
+    lf = _open_queued(sqlite_url, poisoned)
     monkeypatch.setenv("LEADFLOW_DATABASE_URL", sqlite_url)
     get_settings.cache_clear()
     try:
-        _queue_events(lf)
-        poisoned["bad"] = _lead_id(lf, "bad@acme.io")
         poisoned["error"] = KeyError("[bold]x[/bold]")  # shown as text, not as console markup
         out = CliRunner().invoke(app, ["scorer", "--once"])
         assert out.exit_code == 0 and "scored 9 queued event" in out.output, out.output
