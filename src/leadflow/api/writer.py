@@ -14,8 +14,9 @@ Scoring is deferred (setting ``ingest_scoring``, default ``deferred``): a reques
 events in the log and queues them (``qualify_queue``); the response goes out once they are stored. Whenever
 the writer has no request waiting - and after every group of requests while a backlog remains, so scoring
 always progresses under load - it folds a slice of the queued events into scores and stages in one
-transaction (:meth:`Ingestor.qualify_queued`): as many as it scored in ~15 ms lately while requests wait, ~50 ms
-otherwise, at most ``qualify_batch``. Storing and scoring share this one thread, so on SQLite they
+transaction (:meth:`Ingestor.qualify_queued`): as many as fit in ~15 ms while requests wait, ~50 ms otherwise,
+at most ``qualify_batch``, but enough that a step's fixed cost (its round trips) is at most half of it
+(:class:`~leadflow.services.pacing.StepSizer`). Storing and scoring share this one thread, so on SQLite they
 never contend for the write lock. A backlog left by a stopped server is drained when the next one starts.
 """
 
@@ -43,6 +44,7 @@ from leadflow.api.metrics import (
 )
 from leadflow.core.events import ValidEvent
 from leadflow.services.ingest import EventResult, Ingestor, QueueDrainer, queue_depth
+from leadflow.services.pacing import StepSizer
 from leadflow.settings import Settings
 from leadflow.store.db import Database
 from leadflow.store.tables import Workspace
@@ -98,7 +100,7 @@ class IngestWriter:
             self.db = Database(db.url, immediate=True)
         self.qualify_batch = settings.qualify_batch
         self._drainer = QueueDrainer(self.db, settings)
-        self._qualify_rate = 2000.0  # queued events scored per second, as the last steps went (moving average)
+        self._sizer = StepSizer(cap=self.qualify_batch)  # steps sized from how the last ones went
         self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -212,11 +214,10 @@ class IngestWriter:
                 self._qualify_step()
 
     def _limit(self) -> int:
-        """Queued events to score in the next step: what fits in a short time slice at the rate the last steps
-        went (15 ms while requests wait, 50 ms otherwise, so a request never waits long behind scoring), at
-        most ``qualify_batch``."""
-        budget = 0.015 if not self.q.empty() else 0.05
-        return min(self.qualify_batch, max(10, int(self._qualify_rate * budget)))
+        """Queued events to score in the next step: what fits in a short time slice as the last steps went
+        (15 ms while requests wait, 50 ms otherwise, so a request never waits long behind scoring), at most
+        ``qualify_batch``; more when a step's fixed cost alone exceeds the slice (see StepSizer)."""
+        return self._sizer.size(0.015 if not self.q.empty() else 0.05)
 
     def _qualify_step(self) -> None:
         """Score one batch of queued events; clears the backlog flag when the queue is empty."""
@@ -225,9 +226,7 @@ class IngestWriter:
         try:
             done = self._drainer.step(limit)
             QUALIFY_EVENTS.inc(done)
-            if done:
-                rate = done / max(time.perf_counter() - started, 1e-6)
-                self._qualify_rate = 0.7 * self._qualify_rate + 0.3 * rate
+            self._sizer.observe(done, time.perf_counter() - started)
             if done < limit:
                 with self.db.session() as s:
                     left = queue_depth(s)

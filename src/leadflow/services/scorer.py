@@ -16,6 +16,7 @@ import time
 
 from leadflow.services.ingest import QueueDrainer
 from leadflow.services.loops import Loop
+from leadflow.services.pacing import StepSizer
 from leadflow.settings import Settings
 from leadflow.store.db import Database
 
@@ -37,17 +38,16 @@ class QueueScorer(Loop):
         # the server's ingest writer, so after each slice the scorer pauses a part of the time the slice took
         self.pause = db.engine.dialect.name == "sqlite"
         self.pause_ratio = 0.3
-        self.rate = 2000.0  # events per second, as the last slices went (moving average)
+        self.sizer = StepSizer(cap=settings.qualify_batch)  # slices sized from how the last ones went
         self.scored = 0
         self.drainer = QueueDrainer(db, settings)  # a row whose scoring keeps failing is set aside
 
     def tick(self) -> bool:
-        limit = min(self.settings.qualify_batch, max(10, int(self.rate * self.slice_seconds)))
         started = time.perf_counter()
-        done = self.drainer.step(limit)
+        done = self.drainer.step(self.sizer.size(self.slice_seconds))
+        took = time.perf_counter() - started
+        self.sizer.observe(done, took)
         if done:
-            took = time.perf_counter() - started
-            self.rate = 0.7 * self.rate + 0.3 * done / max(took, 1e-6)
             self.scored += done
             if self.pause and not self._stop.is_set():
                 time.sleep(took * self.pause_ratio)
