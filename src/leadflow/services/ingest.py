@@ -515,14 +515,12 @@ class Ingestor:
         if not lead_ids or not self.models:
             return 0, 0
         now = utcnow()
-        if self.dialect == "postgresql":
-            # the leads are locked (in id order: no deadlock between two folds) before their states are read, so a
-            # concurrent fold of the same lead (another server process, the queue scorer, an import job) waits and
-            # then reads the state this one writes: no fold is lost (tests/services/test_concurrent_inline_pg.py).
-            # FOR NO KEY UPDATE: it does not conflict with the KEY SHARE locks that inserting events (foreign keys
-            # to the leads) takes, which FOR UPDATE does - two writers would deadlock
-            for part in _chunks(lead_ids):
-                self.s.execute(select(Lead.id).where(Lead.id.in_(part)).order_by(Lead.id).with_for_update(key_share=True))
+        # on PostgreSQL the leads are locked as they are read (in id order: no deadlock between two folds), before
+        # their states are read, so a concurrent fold of the same lead (another server process, the queue scorer,
+        # an import job) waits and then reads the state this one writes: no fold is lost
+        # (tests/services/test_concurrent_inline_pg.py). FOR NO KEY UPDATE: it does not conflict with the KEY SHARE
+        # locks that inserting events (foreign keys to the leads) takes, which FOR UPDATE does - two writers would
+        # deadlock
         leads, accounts = self._lead_rows(lead_ids)
         states = self._states(lead_ids)
         fast: dict[str, dict[str, Qualifier]] = {}
@@ -651,10 +649,11 @@ class Ingestor:
                     stage_updates[lid] = q.stage.value
 
     def _lead_rows(self, lead_ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The columns scoring needs, as plain rows (attribute access like the entities, no ORM loading)."""
+        """The columns scoring needs, as plain rows (attribute access like the entities, no ORM loading); on
+        PostgreSQL the lead rows are locked ``FOR NO KEY UPDATE`` in id order as they are read."""
         q = _statements(self.dialect)
         leads: dict[str, Any] = {}
-        for part in _chunks(lead_ids):
+        for part in _chunks(sorted(lead_ids)):
             for row in self.s.execute(q.lead_rows, {"ws": self.ws.id, "ids": list(part)}):
                 leads[row.id] = row
         acc_ids = sorted({lead.account_id for lead in leads.values() if lead.account_id})
@@ -735,7 +734,9 @@ def _statements(dialect: str) -> SimpleNamespace:
         set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
                                             "last_event_at", "state", "updated_at")})
     return SimpleNamespace(
-        lead_rows=select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids)),
+        lead_rows=select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids)) if dialect != "postgresql"
+        else select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids)).order_by(Lead.id)
+        .with_for_update(key_share=True),
         account_rows=select(*acc_cols).where(in_ws(Account.workspace_id), Account.id.in_(ids)),
         states=select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version, ScoreState.state)
         .where(in_ws(ScoreState.workspace_id), ScoreState.lead_id.in_(ids)),
