@@ -162,3 +162,37 @@ def test_scorer_command_lists_and_retries_the_rows_set_aside(sqlite_url, poisone
     finally:
         get_settings.cache_clear()
         lf.close()
+
+
+def test_on_postgresql_a_failure_counts_against_the_row_the_step_took(pg_url, poisoned):
+    """With several drainers, SKIP LOCKED hands a step the oldest row *not locked by another*: the failure must be
+    counted against that row, not against the oldest pending one (which another drainer holds: counting there
+    would also wait for that drainer's lock)."""
+    import threading
+
+    lf = _open_queued(pg_url, poisoned)
+    try:
+        with lf.db.session() as s:
+            seqs = {email: s.scalar(select(QualifyQueue.seq).join(Lead, Lead.id == QualifyQueue.lead_id)
+                                    .where(Lead.email == email).order_by(QualifyQueue.seq).limit(1))
+                    for email in ("ann@acme.io", "bad@acme.io")}
+        assert seqs["ann@acme.io"] < seqs["bad@acme.io"]  # ann's rows are the oldest
+        drainer = QueueDrainer(lf.db, Settings(database_url=pg_url))
+        drainer.careful = 1  # take one row, as after a failed slice
+        with lf.db.engine.connect() as other:  # another drainer holds every row older than bad's first
+            held = other.execute(select(QualifyQueue.seq).where(QualifyQueue.seq < seqs["bad@acme.io"])
+                                 .with_for_update()).scalars().all()
+            assert seqs["ann@acme.io"] in held
+            out: list = []
+            t = threading.Thread(target=lambda: out.append(drainer.step(5)), daemon=True)
+            t.start()
+            t.join(20)
+            assert not t.is_alive(), "the failure count waited for the row another drainer holds"
+            other.rollback()
+        assert out == [0] and drainer.last_failed
+        with lf.db.session() as s:
+            attempts = dict(s.execute(select(QualifyQueue.seq, QualifyQueue.attempts)).all())
+        assert attempts[seqs["bad@acme.io"]] == 1
+        assert attempts[seqs["ann@acme.io"]] == 0
+    finally:
+        lf.close()

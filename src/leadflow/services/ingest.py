@@ -366,9 +366,11 @@ class Ingestor:
             self.s.execute(insert(QualifyQueue.__table__), [
                 {"workspace_id": w, "lead_id": lid, "event_id": eid, "enqueued_at": at} for w, lid, eid, at in rows])
 
-    def qualify_queued(self, limit: int = 1000) -> int:
+    def qualify_queued(self, limit: int = 1000, taken: list[int] | None = None) -> int:
         """Fold up to ``limit`` queued events (the oldest first) into their leads' scores and stages, and
         take them off the queue, in this unit of work. Returns how many queue rows were handled (0: none left).
+        ``taken`` (a list) receives the queue rows' ``seq`` as soon as they are taken, before folding: if the fold
+        raises, the caller knows which rows it was about.
 
         A lead whose queued events are older than what it has folded replays from the log, as on the
         synchronous path, so the result is what scoring them on arrival would have given. On PostgreSQL the
@@ -384,6 +386,8 @@ class Ingestor:
         rows = self.s.execute(stmt).all()
         if not rows:
             return 0
+        if taken is not None:
+            taken.extend(r[0] for r in rows)
         by_lead: dict[str, list[ScoredEvent]] = defaultdict(list)
         replay_ids: set[str] = set()
         seen: set[str] = set()
@@ -763,14 +767,14 @@ def queue_depth(session: Session, workspace_id: str | None = None, *, failed: bo
 MAX_QUALIFY_ATTEMPTS = 3
 
 
-def _qualify_slice(db: Any, settings: Any, limit: int) -> int:
+def _qualify_slice(db: Any, settings: Any, limit: int, taken: list[int] | None = None) -> int:
     with db.session() as s:
         ws_id = queued_workspace(s)
         if ws_id is None:
             return 0
         ws = s.get(Workspace, ws_id)
         return Ingestor(s, ws, allow_custom_types=settings.allow_custom_event_types,
-                        future_policy=settings.future_timestamps).qualify_queued(limit)
+                        future_policy=settings.future_timestamps).qualify_queued(limit, taken)
 
 
 class QueueDrainer:
@@ -798,8 +802,9 @@ class QueueDrainer:
         self.last_failed = False
         if self.careful > 0:
             limit = 1
+        taken: list[int] = []
         try:
-            done = _qualify_slice(self.db, self.settings, limit)
+            done = _qualify_slice(self.db, self.settings, limit, taken)
         except DBAPIError:
             raise
         except Exception as exc:  # noqa: BLE001 - a scoring fault: isolate it
@@ -807,7 +812,7 @@ class QueueDrainer:
                 log.warning("scoring a slice of %d queued events failed (%s); taking them one at a time", limit, exc)
                 self.careful = limit
                 return self.step(1)
-            self._count_failure(exc)
+            self._count_failure(exc, taken[0] if taken else None)
             self.careful = max(self.careful - 1, 0)
             self.last_failed = True
             return 0
@@ -815,10 +820,14 @@ class QueueDrainer:
             self.careful -= 1
         return done
 
-    def _count_failure(self, exc: BaseException) -> None:
+    def _count_failure(self, exc: BaseException, seq: int | None) -> None:
+        """Count a failed attempt against the row ``seq`` the failing step took (on PostgreSQL, with several
+        drainers, not always the oldest pending row: ``SKIP LOCKED`` passes over rows another one holds); when the
+        step failed before taking a row (``None``), against the oldest pending row, so the queue cannot stall."""
         qq = QualifyQueue.__table__
         with self.db.session() as s:
-            row = s.execute(select(qq.c.seq, qq.c.attempts, qq.c.lead_id).where(qq.c.failed_at.is_(None))
+            which = qq.c.seq == seq if seq is not None else qq.c.failed_at.is_(None)
+            row = s.execute(select(qq.c.seq, qq.c.attempts, qq.c.lead_id).where(which)
                             .order_by(qq.c.seq).limit(1)).first()
             if row is None:
                 return
