@@ -63,8 +63,11 @@ __all__ = [
     "fit_expr",
     "grade_expr",
     "json_get",
+    "matched_pairs",
     "per_rule_expr",
     "rescore_expr",
+    "rule_id_expr",
+    "rules_table",
     "to_epoch",
 ]
 
@@ -464,7 +467,12 @@ def fit_expr(model: ScoringModel, leads: ir.Table, accounts: ir.Table | None = N
 # ------------------------------------------------------------------------------------- engagement
 
 
-def _rules_table(rules: Sequence[EngagementRule]) -> ir.Table:
+def rules_table(rules: Sequence[EngagementRule]) -> ir.Table:
+    """``(rule_idx, event, rule_points, half_life_s, window_s, cap)``: the engagement rules as a table.
+
+    ``rule_idx`` is the rule's position in ``rules``; ``half_life_s`` and ``window_s`` are in seconds (the
+    very floats the core's engine uses), NULL when the rule has none, as is ``cap``.
+    """
     schema = ibis.schema(
         {
             "rule_idx": "int16",
@@ -487,8 +495,66 @@ def _rules_table(rules: Sequence[EngagementRule]) -> ir.Table:
     return ibis.memtable(pa.table(data, schema=schema.to_pyarrow()))
 
 
-def _rule_id(rules: Sequence[EngagementRule], idx: ir.IntegerValue) -> ir.StringValue:
+def rule_id_expr(rules: Sequence[EngagementRule], idx: ir.IntegerValue) -> ir.StringValue:
+    """The id of the rule at position ``idx`` of ``rules`` (a ``rule_idx`` column), NULL out of range."""
     return ibis.cases(*((idx == i, r.id) for i, r in enumerate(rules)), else_=_NULL_STR)
+
+
+def matched_pairs(
+    rules: Sequence[EngagementRule],
+    events: ir.Table,
+    keep: Sequence[str],
+    *,
+    window_at: float | None = None,
+) -> ir.Table:
+    """Every (event, engagement rule) pair where the rule matches the event, as columns ``keep``.
+
+    A rule matches an event of its ``event`` type whose properties satisfy all its ``where`` conditions
+    (:func:`leadflow.core.scoring.rules.matches`, with the known differences of this module). ``events``
+    needs ``type`` and ``properties`` (and ``t`` with ``window_at``); ``keep`` names the output columns,
+    any of the columns of ``events`` and of :func:`rules_table` (``rule_idx`` is the rule's position in
+    ``rules``). With ``window_at`` (epoch seconds) only the pairs inside the rule's window at that time are
+    kept (``window_at - t < window``); events after ``window_at`` are not cut here, nor are caps applied.
+    With no rules, the result is empty.
+
+    The pairs are made first (a join on the type, then the window), and the property conditions tested on
+    what is left, as a hand-written query would. The conditions are computed in projections - (1) each
+    property the rules test, read from the JSON document once per pair, only for the rules that test it,
+    (2) the parts of it the tests read, (3) the verdict - and only then filtered on, so that each JSON value
+    is parsed once (a filter would inline the projections).
+    """
+    keep = list(keep)
+    rt = rules_table(rules)
+    m = events.join(rt, events.type == rt.event)
+    if window_at is not None:
+        m = m.filter(m.window_s.isnull() | ((window_at - m.t) < m.window_s))
+    with_where = [(i, r) for i, r in enumerate(rules) if r.where]
+    if with_where:
+        users: dict[str, list[int]] = {}
+        needs: dict[str, set[str]] = {}
+        for i, rule in with_where:
+            for cond in rule.where:
+                users.setdefault(cond.property, [])
+                if i not in users[cond.property]:
+                    users[cond.property].append(i)
+                needs[cond.property] = needs.get(cond.property, set()) | _needs(cond)
+        props = {key: f"_lf_p{n}" for n, key in enumerate(users)}
+        # the rule index is needed for the verdict, even when the caller does not keep it
+        carry = keep if "rule_idx" in keep else [*keep, "rule_idx"]
+        m = m.select(*carry, **{
+            props[key]: ibis.ifelse(ibis.or_(*(m.rule_idx == i for i in idx)), json_get(m.properties, key),
+                                    ibis.null("json"))
+            for key, idx in users.items()
+        })
+        m, parts = _materialize(m, carry, {props[key]: (m[props[key]], needs[key]) for key in users})
+        verdict = ibis.cases(
+            *((m.rule_idx == i, ibis.and_(*(_test(c, parts[props[c.property]]) for c in rule.where)))
+              for i, rule in with_where),
+            else_=True,
+        )
+        m = m.mutate(_lf_pass=verdict)
+        m = m.filter(m._lf_pass)
+    return m.select(*keep)
 
 
 def _contributions(model: ScoringModel, events: ir.Table, at: datetime | float) -> ir.Table:
@@ -506,41 +572,9 @@ def _contributions(model: ScoringModel, events: ir.Table, at: datetime | float) 
             value=ibis.literal(0.0, "float64"),
         ).limit(0)
 
-    # Pair each event with the rules on its type, keep the pairs inside the rule's window, then test the
-    # property conditions on what is left (as a hand-written query would). The conditions are computed in
-    # projections - (1) each property the rules test, read from the JSON document once per pair, only for
-    # the rules that test it, (2) the parts of it the tests read, (3) the verdict - and only then filtered
-    # on, so that each JSON value is parsed once (a filter would inline the projections).
-    rt = _rules_table(rules)
-    m = ev.join(rt, ev.type == rt.event)
-    m = m.filter(m.window_s.isnull() | ((now - m.t) < m.window_s))
+    # carry only what the cap's window and the sum need (the window operator materialises every column)
     keep = ["lead_id", "rule_idx", "id", "t", "rule_points", "half_life_s", "cap"]
-    with_where = [(i, r) for i, r in enumerate(rules) if r.where]
-    if with_where:
-        users: dict[str, list[int]] = {}
-        needs: dict[str, set[str]] = {}
-        for i, rule in with_where:
-            for cond in rule.where:
-                users.setdefault(cond.property, [])
-                if i not in users[cond.property]:
-                    users[cond.property].append(i)
-                needs[cond.property] = needs.get(cond.property, set()) | _needs(cond)
-        props = {key: f"_lf_p{n}" for n, key in enumerate(users)}
-        m = m.select(*keep, **{
-            props[key]: ibis.ifelse(ibis.or_(*(m.rule_idx == i for i in idx)), json_get(m.properties, key),
-                                    ibis.null("json"))
-            for key, idx in users.items()
-        })
-        m, parts = _materialize(m, keep, {props[key]: (m[props[key]], needs[key]) for key in users})
-        verdict = ibis.cases(
-            *((m.rule_idx == i, ibis.and_(*(_test(c, parts[props[c.property]]) for c in rule.where)))
-              for i, rule in with_where),
-            else_=True,
-        )
-        m = m.mutate(_lf_pass=verdict)
-        m = m.filter(m._lf_pass)
-    # carry only what the window and the sum need (the window operator materialises every column)
-    m = m.select(*keep)
+    m = matched_pairs(rules, ev, keep, window_at=now)
     if any(r.cap is not None for r in rules):
         # the cap: the K most recent, ties broken by the larger id, as the Python engine sorts them
         rank = ibis.row_number().over(group_by=[m.lead_id, m.rule_idx], order_by=[m.t.desc(), m.id.desc()])
@@ -559,7 +593,7 @@ def per_rule_expr(model: ScoringModel, events: ir.Table, at: datetime | float) -
     c = _contributions(model, events, at)
     per = c.group_by(["lead_id", "rule_idx"]).aggregate(points=c.value.sum(), events=c.count())
     rules = model.engagement.rules
-    return per.select(lead_id=per.lead_id, rule_id=_rule_id(rules, per.rule_idx), points=per.points,
+    return per.select(lead_id=per.lead_id, rule_id=rule_id_expr(rules, per.rule_idx), points=per.points,
                       events=per.events)
 
 

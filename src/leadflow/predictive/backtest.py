@@ -68,6 +68,7 @@ __all__ = [
     "first_mql_expr",
     "matched_expr",
     "metrics",
+    "ordered_events",
 ]
 
 #: Scores closer than this to an engagement threshold are settled by the core's replay.
@@ -116,8 +117,7 @@ class Stash:
 _stash_seq = itertools.count(1)
 
 
-
-def _ordered_events(events: ir.Table) -> ir.Table:
+def ordered_events(events: ir.Table) -> ir.Table:
     """``(lead_id, id, type, t, properties, pos)``: ``pos`` is the core's order (t, id), from 0."""
     ev = events.select("id", "lead_id", "type", "t", "properties")
     ev = ev.filter(ev.lead_id.notnull())
@@ -128,40 +128,10 @@ def _ordered_events(events: ir.Table) -> ir.Table:
 def matched_expr(model: ScoringModel, ordered: ir.Table) -> ir.Table:
     """``(lead_id, rule_idx, id, t, pos)``: every (event, engagement rule) pair where the rule matches.
 
-    Same pairing and property tests as the rescore (:mod:`leadflow.batch.expressions`), without a time cut.
+    Same pairing and property tests as the rescore (:func:`leadflow.batch.expressions.matched_pairs`),
+    without a time cut.
     """
-    rules = model.engagement.rules
-    keep = ["lead_id", "rule_idx", "id", "t", "pos"]
-    if not rules:
-        return ordered.select(lead_id=ordered.lead_id, rule_idx=ibis.literal(0, "int16"), id=ordered.id,
-                              t=ordered.t, pos=ordered.pos).limit(0)
-    rt = bx._rules_table(rules)
-    m = ordered.join(rt, ordered.type == rt.event)
-    with_where = [(i, r) for i, r in enumerate(rules) if r.where]
-    if with_where:
-        users: dict[str, list[int]] = {}
-        needs: dict[str, set[str]] = {}
-        for i, rule in with_where:
-            for cond in rule.where:
-                users.setdefault(cond.property, [])
-                if i not in users[cond.property]:
-                    users[cond.property].append(i)
-                needs[cond.property] = needs.get(cond.property, set()) | bx._needs(cond)
-        props = {key: f"_lf_p{n}" for n, key in enumerate(users)}
-        m = m.select(*keep, **{
-            props[key]: ibis.ifelse(ibis.or_(*(m.rule_idx == i for i in idx)), bx.json_get(m.properties, key),
-                                    ibis.null("json"))
-            for key, idx in users.items()
-        })
-        m, parts = bx._materialize(m, keep, {props[key]: (m[props[key]], needs[key]) for key in users})
-        verdict = ibis.cases(
-            *((m.rule_idx == i, ibis.and_(*(bx._test(c, parts[props[c.property]]) for c in rule.where)))
-              for i, rule in with_where),
-            else_=True,
-        )
-        m = m.mutate(_lf_pass=verdict)
-        m = m.filter(m._lf_pass)
-    return m.select(*keep)
+    return bx.matched_pairs(model.engagement.rules, ordered, ["lead_id", "rule_idx", "id", "t", "pos"])
 
 
 # ---------------------------------------------------------------------------------- engagement
@@ -189,7 +159,7 @@ def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.T
                            stash: Stash) -> ir.Table:
     """``(lead_id, id, raw)``: the raw engagement right after each event is applied (before clamping).
 
-    ``ordered`` and ``matched`` come from :func:`_ordered_events` and :func:`matched_expr`; ``points``
+    ``ordered`` and ``matched`` come from :func:`ordered_events` and :func:`matched_expr`; ``points``
     (``lead_id, id``) limits the output to those events (``None``: all events). The ``stash`` materialises
     the intermediate tables in DuckDB: each step runs once, and window functions are computed before the
     joins that follow them (Ibis may otherwise merge a projection with window functions into a later join,
@@ -265,7 +235,7 @@ def engagement_points_expr(model: ScoringModel, ordered: ir.Table, matched: ir.T
     u = u.select(lead_id=u.k_lead, rule_idx=u.rule_idx, k_id=u.k_id, k_t=u.k_t,
                  c_k=ibis.cases(*((u.rule_idx == i, u[f"_lf_c{i}"]) for i in buffered), else_=0))
     u = u.filter(u.c_k > 0)
-    rt = bx._rules_table(rules)
+    rt = bx.rules_table(rules)
     u = u.join(rt, u.rule_idx == rt.rule_idx).select(
         "lead_id", "rule_idx", "k_id", "k_t", "c_k", "rule_points", "half_life_s", "window_s", "cap")
     mm = bm.select(j_lead=bm.lead_id, j_rule=bm.rule_idx, j_t=bm.t, m_idx=bm.m_idx)
@@ -354,7 +324,7 @@ def evaluation_expr(model: ScoringModel, store: Store, stash: Stash, *, prune: b
     :data:`TOLERANCE` of its threshold where the criterion's other tests hold).
     """
     keep = stash.keep
-    ordered = keep(_ordered_events(store.events))
+    ordered = keep(ordered_events(store.events))
     matched = keep(matched_expr(model, ordered))
     fit = keep(bx.fit_expr(model, store.leads, store.accounts))
     g = keep(gates_expr(model, ordered, fit))

@@ -34,7 +34,7 @@ from leadflow.batch import expressions as bx
 from leadflow.batch.source import Store
 from leadflow.core.scoring.rules import FREE_MAIL_DOMAINS
 from leadflow.core.scoring.spec import ScoringModel
-from leadflow.predictive.backtest import Stash, _ordered_events, matched_expr
+from leadflow.predictive.backtest import Stash, matched_expr, ordered_events
 
 __all__ = ["OUTCOME_SCHEMA", "Feature", "outcome_labels", "rank_features", "suggest_yaml", "wilson"]
 
@@ -157,7 +157,7 @@ def _counts(store: Store, model: ScoringModel | None, outcomes: pa.Table, stash:
         t = base.select(base.lead_id, base.won, kind=ibis.literal(kind), field=ibis.literal(fld), value=v)
         parts.append(t.filter(t.value.notnull() & (t.value != "")))
     # behaviours before the close
-    ordered = stash.keep(_ordered_events(store.events))
+    ordered = stash.keep(ordered_events(store.events))
     ev = ordered.join(oc, ordered.lead_id == oc.lead_id).select(ordered.lead_id, ordered.type, ordered.t, oc.won,
                                                                oc.closed_t)
     ev = ev.filter(ev.t < ev.closed_t)
@@ -168,7 +168,7 @@ def _counts(store: Store, model: ScoringModel | None, outcomes: pa.Table, stash:
         m = m.join(oc, m.lead_id == oc.lead_id).select(m.lead_id, m.rule_idx, m.t, oc.won, oc.closed_t)
         m = m.filter(m.t < m.closed_t)
         parts.append(m.select(m.lead_id, m.won, kind=ibis.literal("rule"),
-                              field=bx._rule_id(model.engagement.rules, m.rule_idx),
+                              field=bx.rule_id_expr(model.engagement.rules, m.rule_idx),
                               value=ibis.literal("")).distinct())
     u = parts[0]
     for p in parts[1:]:
