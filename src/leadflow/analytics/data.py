@@ -46,15 +46,9 @@ _NULL_STR = ibis.null("string")
 
 def epoch_expr(ts: ir.Value) -> ir.FloatingValue:
     """Epoch seconds (float64) of a timestamp column, stored as text (SQLite) or a timestamp."""
-    if ts.type().is_string():
+    if ts.type().is_date():
         ts = ts.cast("timestamp")
-    elif ts.type().is_date():
-        ts = ts.cast("timestamp")
-    if ts.type().timezone is not None:
-        origin = ibis.literal(datetime(1970, 1, 1, tzinfo=UTC))
-    else:
-        origin = ibis.literal(datetime(1970, 1, 1), "timestamp")
-    return ts.delta(origin, unit="microsecond").cast("float64") / 1_000_000.0
+    return batch_source.epoch_seconds(ts)
 
 
 def month_expr(t: ir.FloatingValue, period: str = "month") -> ir.StringValue:
@@ -199,25 +193,13 @@ def open_analytics(source: str | Path, workspace_id: str | None, *, materialize:
     own = con is None
     con = con or batch_source.connect()
     closers: list[Callable[[], None]] = [con.disconnect] if own else []
-    kind, target, url_schema = batch_source._classify(source)
     try:
-        if kind == "sqlite":
-            batch_source.load_extension(con, "sqlite")
-            options, db_schema = "TYPE sqlite, READ_ONLY", "main"
-        elif kind == "postgres":
-            batch_source.load_extension(con, "postgres")
-            db_schema = url_schema or "public"
-            options = f"TYPE postgres, READ_ONLY, SCHEMA {batch_source._sql_string(db_schema)}"
-        elif kind == "duckdb":
-            options, db_schema = "READ_ONLY", "main"
-        else:
-            raise ValueError(f"analytics read a database (sqlite://, postgresql://, duckdb://), not {kind}")
-        alias = batch_source._attach(con, target, options)
-        closers.append(lambda: batch_source._detach(con, alias))
-        present = set(con.list_tables(database=(alias, db_schema)))
+        db = batch_source.attach(con, source)
+        closers.append(db.detach)
+        present = set(db.list_tables())
 
         def raw(name: str) -> ir.Table | None:
-            return con.table(name, database=(alias, db_schema)) if name in present else None
+            return db.table(name) if name in present else None
 
         data = _build(con, raw, workspace_id)
         data._close = closers

@@ -51,8 +51,11 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 from leadflow.batch.expressions import ACCOUNT_COLUMNS, LEAD_COLUMNS
 
 __all__ = [
+    "Attached",
     "Store",
+    "attach",
     "connect",
+    "epoch_seconds",
     "extension_path",
     "from_arrow",
     "load_extension",
@@ -132,6 +135,50 @@ def _attach(con: DuckDBBackend, target: str, options: str) -> str:
     return alias
 
 
+@dataclass(frozen=True)
+class Attached:
+    """A database attached read-only to a DuckDB connection by :func:`attach`."""
+
+    con: DuckDBBackend
+    kind: str  # sqlite | postgres | duckdb
+    alias: str
+    schema: str
+
+    def table(self, name: str) -> ir.Table:
+        """Table ``name`` of the attached database, as stored (not normalised, not filtered)."""
+        return self.con.table(name, database=(self.alias, self.schema))
+
+    def list_tables(self) -> list[str]:
+        return self.con.list_tables(database=(self.alias, self.schema))
+
+    def detach(self) -> None:
+        _detach(self.con, self.alias)
+
+
+def attach(con: DuckDBBackend, source: str | Path, *, schema: str | None = None) -> Attached:
+    """Attach the database ``source`` read-only to ``con``: SQLite, PostgreSQL or DuckDB (see the module
+    docstring), loading the scanner extension offline. ``schema`` picks a PostgreSQL or DuckDB schema other
+    than the URL's (default ``public`` / ``main``). A Parquet directory or another source is a ValueError."""
+    kind, target, url_schema = _classify(source)
+    if kind == "parquet":
+        raise ValueError(f"{str(source)!r} is a Parquet directory, not a database (sqlite://, postgresql://, "
+                         "duckdb://)")
+    return _attach_database(con, kind, target, schema or url_schema)
+
+
+def _attach_database(con: DuckDBBackend, kind: str, target: str, schema: str | None) -> Attached:
+    if kind == "sqlite":
+        load_extension(con, "sqlite")
+        options, db_schema = "TYPE sqlite, READ_ONLY", "main"
+    elif kind == "postgres":
+        load_extension(con, "postgres")
+        db_schema = schema or "public"
+        options = f"TYPE postgres, READ_ONLY, SCHEMA {_sql_string(db_schema)}"
+    else:
+        options, db_schema = "READ_ONLY", schema or "main"
+    return Attached(con, kind, _attach(con, target, options), db_schema)
+
+
 # ------------------------------------------------------------------------------------- the store
 
 
@@ -189,18 +236,9 @@ def open_store(
         if kind == "parquet":
             raw = {name: _read_parquet(con, Path(target), name) for name in names}
         else:
-            if kind == "sqlite":
-                load_extension(con, "sqlite")
-                options, db_schema = "TYPE sqlite, READ_ONLY", "main"
-            elif kind == "postgres":
-                load_extension(con, "postgres")
-                db_schema = schema or url_schema or "public"
-                options = f"TYPE postgres, READ_ONLY, SCHEMA {_sql_string(db_schema)}"
-            else:
-                options, db_schema = "READ_ONLY", schema or "main"
-            alias = _attach(con, target, options)
-            closers.append(lambda: _detach(con, alias))
-            raw = {name: con.table(name, database=(alias, db_schema)) for name in names}
+            db = _attach_database(con, kind, target, schema or url_schema)
+            closers.append(db.detach)
+            raw = {name: db.table(name) for name in names}
         store = Store(
             con=con,
             leads=normalise_leads(raw["leads"], workspace_id),
@@ -327,22 +365,26 @@ def _typed(table: ir.Table, name: str, dtype: str) -> ir.Value:
     return col if col.type() == ibis.dtype(dtype) else col.cast(dtype)
 
 
+def epoch_seconds(ts: ir.Value) -> ir.FloatingValue:
+    """Epoch seconds (float64) of a timestamp column (naive: UTC), or of its text (SQLite stores text).
+
+    Exact microseconds since the epoch / 1e6: the same float as ``datetime.timestamp()`` (and the core's
+    ``epoch``).
+    """
+    if ts.type().is_string():
+        ts = ts.cast("timestamp")
+    if ts.type().timezone is not None:
+        origin = ibis.literal(datetime(1970, 1, 1, tzinfo=UTC))
+    else:
+        origin = ibis.literal(datetime(1970, 1, 1), "timestamp")
+    return ts.delta(origin, unit="microsecond").cast("float64") / 1_000_000.0
+
+
 def normalise_events(events: ir.Table, workspace_id: str | None = None) -> ir.Table:
     """``events(id, lead_id, type, t, properties)`` of one workspace, anonymous events (no lead) dropped."""
     ev = _in_workspace(events, workspace_id)
     ev = ev.filter(ev.lead_id.notnull())
-    if "t" in ev.columns:
-        t = ev.t.cast("float64")
-    else:
-        ts = ev.occurred_at
-        if ts.type().is_string():
-            ts = ts.cast("timestamp")
-        # exact microseconds since the epoch / 1e6: the same float as datetime.timestamp()
-        if ts.type().timezone is not None:
-            origin = ibis.literal(datetime(1970, 1, 1, tzinfo=UTC))
-        else:
-            origin = ibis.literal(datetime(1970, 1, 1), "timestamp")
-        t = ts.delta(origin, unit="microsecond").cast("float64") / 1_000_000.0
+    t = ev.t.cast("float64") if "t" in ev.columns else epoch_seconds(ev.occurred_at)
     return ev.select(
         id=ev.id.cast("string"),
         lead_id=ev.lead_id.cast("string"),
