@@ -21,6 +21,11 @@ The tables are read in the store's layout (:mod:`leadflow.store.tables`) and nor
 
 Rows are filtered on ``workspace_id`` when the source has that column.
 
+Other store tables are read on demand (lazily, from the source, not materialised) by the store's methods:
+:meth:`Store.lead_times` ``(id, created_t)``, :meth:`Store.stage_changes` ``(lead_id, from_stage,
+to_stage, t)`` (superseded rows dropped) and :meth:`Store.outcomes` ``(lead_id, result, t)`` (``t`` the
+close time); :func:`attach` attaches a database for readers that normalise tables of their own.
+
 Offline extensions: DuckDB cannot download extensions here, so the sqlite and postgres scanners are
 loaded from the files the PyPI packages ``duckdb-extension-sqlite-scanner`` and
 ``duckdb-extension-postgres-scanner`` ship (``<package>/extensions/v<duckdb version>/<name>.duckdb_extension``)
@@ -62,6 +67,8 @@ __all__ = [
     "normalise_accounts",
     "normalise_events",
     "normalise_leads",
+    "normalise_outcomes",
+    "normalise_stage_changes",
     "open_store",
 ]
 
@@ -192,6 +199,28 @@ class Store:
     events: ir.Table
     workspace_id: str | None = None
     _close: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    #: the source's other tables by store name (``stage_history``, ``outcomes`` ...), None when absent
+    _raw: Callable[[str], ir.Table | None] | None = field(default=None, repr=False)
+
+    def _source_table(self, name: str) -> ir.Table:
+        raw = self._raw(name) if self._raw is not None else None
+        if raw is None:
+            raise LookupError(f"the batch source has no {name!r} table")
+        return raw
+
+    def lead_times(self) -> ir.Table:
+        """``(id, created_t)``: each lead of the workspace and when it was created (epoch seconds)."""
+        ld = _in_workspace(self._source_table("leads"), self.workspace_id)
+        created = ld.created_t.cast("float64") if "created_t" in ld.columns else epoch_seconds(ld.created_at)
+        return ld.select(id=ld.id.cast("string"), created_t=created)
+
+    def stage_changes(self) -> ir.Table:
+        """``(lead_id, from_stage, to_stage, t)``: the stage history (:func:`normalise_stage_changes`)."""
+        return normalise_stage_changes(self._source_table("stage_history"), self.workspace_id)
+
+    def outcomes(self) -> ir.Table:
+        """``(lead_id, result, t)``: the closed outcomes (:func:`normalise_outcomes`)."""
+        return normalise_outcomes(self._source_table("outcomes"), self.workspace_id)
 
     def materialize(self) -> None:
         """Copy the normalised tables into DuckDB temporary tables (read the source once, now)."""
@@ -233,12 +262,25 @@ def open_store(
     kind, target, url_schema = _classify(source)
     try:
         names = ("leads", "accounts", "events")
+        source_table: Callable[[str], ir.Table | None]
         if kind == "parquet":
             raw = {name: _read_parquet(con, Path(target), name) for name in names}
+
+            def source_table(name: str) -> ir.Table | None:
+                try:
+                    return _read_parquet(con, Path(target), name)
+                except FileNotFoundError:
+                    return None
         else:
             db = _attach_database(con, kind, target, schema or url_schema)
             closers.append(db.detach)
             raw = {name: db.table(name) for name in names}
+            present: list[set[str]] = []  # listed on first use: most callers never ask
+
+            def source_table(name: str) -> ir.Table | None:
+                if not present:
+                    present.append(set(db.list_tables()))
+                return db.table(name) if name in present[0] else None
         store = Store(
             con=con,
             leads=normalise_leads(raw["leads"], workspace_id),
@@ -246,6 +288,7 @@ def open_store(
             events=normalise_events(raw["events"], workspace_id),
             workspace_id=workspace_id,
             _close=closers,
+            _raw=source_table,
         )
         if materialize if materialize is not None else kind in ("sqlite", "postgres"):
             store.materialize()
@@ -267,13 +310,23 @@ def from_arrow(
     workspace_id: str | None = None,
     *,
     con: DuckDBBackend | None = None,
+    tables: dict[str, Any] | None = None,
 ) -> Store:
-    """A store over in-memory tables (``pyarrow.Table``, pandas frames, dicts of columns ...)."""
+    """A store over in-memory tables (``pyarrow.Table``, pandas frames, dicts of columns ...).
+
+    ``tables``: other store tables by name, in the store's layout (``stage_history``, ``outcomes``; the
+    ``leads`` given are used for :meth:`Store.lead_times`).
+    """
     own = con is None
     con = con or connect()
 
     def table(data: Any) -> ir.Table:
         return ibis.memtable(pa.table(data) if isinstance(data, dict) else data)
+
+    others = {"leads": leads, **(tables or {})}
+
+    def source_table(name: str) -> ir.Table | None:
+        return table(others[name]) if name in others else None
 
     return Store(
         con=con,
@@ -282,6 +335,7 @@ def from_arrow(
         events=normalise_events(table(events), workspace_id),
         workspace_id=workspace_id,
         _close=[con.disconnect] if own else [],
+        _raw=source_table,
     )
 
 
@@ -418,3 +472,28 @@ def normalise_accounts(accounts: ir.Table, workspace_id: str | None = None) -> i
         cols[name] = _typed(ac, name, dtype)
     cols["properties"] = _json(ac, "properties")
     return ac.select(**cols)
+
+
+def normalise_stage_changes(history: ir.Table, workspace_id: str | None = None) -> ir.Table:
+    """``stage_changes(lead_id, from_stage, to_stage, t)`` of one workspace from the store's
+    ``stage_history`` (``t`` from ``at``, or a ``t`` column), superseded rows dropped."""
+    h = _in_workspace(history, workspace_id)
+    if "superseded_at" in h.columns:
+        h = h.filter(h.superseded_at.isnull())
+    return h.select(
+        lead_id=h.lead_id.cast("string"),
+        from_stage=_typed(h, "from_stage", "string"),
+        to_stage=h.to_stage.cast("string"),
+        t=h.t.cast("float64") if "t" in h.columns else epoch_seconds(h.at),
+    )
+
+
+def normalise_outcomes(outcomes: ir.Table, workspace_id: str | None = None) -> ir.Table:
+    """``outcomes(lead_id, result, t)`` of one workspace from the store's ``outcomes`` (``t`` from
+    ``closed_at``, or a ``t`` column)."""
+    o = _in_workspace(outcomes, workspace_id)
+    return o.select(
+        lead_id=o.lead_id.cast("string"),
+        result=o.result.cast("string"),
+        t=o.t.cast("float64") if "t" in o.columns else epoch_seconds(o.closed_at),
+    )

@@ -84,26 +84,19 @@ class Aux:
     conversions: pa.Table
 
 
-def load_aux(db: Database, workspace_id: str) -> Aux:
-    """Read lead creation times, stage history (not superseded) and outcomes through the store."""
-    from sqlalchemy import select
-
-    from leadflow.store.tables import Lead, Outcome, StageChange
-
-    with db.session() as s:
-        leads = s.execute(select(Lead.id, Lead.created_at).where(Lead.workspace_id == workspace_id)).all()
-        stages = s.execute(select(StageChange.lead_id, StageChange.at, StageChange.to_stage).where(
-            StageChange.workspace_id == workspace_id, StageChange.superseded_at.is_(None),
-            StageChange.to_stage.in_(SQL_STAGES))).all()
-        outcomes = s.execute(select(Outcome.lead_id, Outcome.closed_at, Outcome.result).where(
-            Outcome.workspace_id == workspace_id)).all()
-    conv = [(lid, to_epoch(at), f"stage:{st}") for lid, at, st in stages]
-    conv += [(lid, to_epoch(at), f"outcome:{res}") for lid, at, res in outcomes]
+def load_aux(store: Store) -> Aux:
+    """Read lead creation times, stage history (not superseded) and outcomes through the batch store."""
+    ld = store.lead_times()
+    st = store.stage_changes()
+    st = st.filter(st.to_stage.isin(SQL_STAGES))
+    oc = store.outcomes()
+    conv = ibis.union(st.select(lead_id=st.lead_id, t=st.t, kind="stage:" + st.to_stage),
+                      oc.select(lead_id=oc.lead_id, t=oc.t, kind="outcome:" + oc.result))
     return Aux(
-        leads=pa.table({"id": [r[0] for r in leads], "created_t": [to_epoch(r[1]) for r in leads]},
-                       schema=pa.schema([("id", pa.string()), ("created_t", pa.float64())])),
-        conversions=pa.table({"lead_id": [c[0] for c in conv], "t": [c[1] for c in conv], "kind": [c[2] for c in conv]},
-                             schema=pa.schema([("lead_id", pa.string()), ("t", pa.float64()), ("kind", pa.string())])),
+        leads=store.con.to_pyarrow(ld.order_by("id")).cast(
+            pa.schema([("id", pa.string()), ("created_t", pa.float64())])),
+        conversions=store.con.to_pyarrow(conv.order_by(["lead_id", "t", "kind"])).cast(
+            pa.schema([("lead_id", pa.string()), ("t", pa.float64()), ("kind", pa.string())])),
     )
 
 
@@ -397,7 +390,7 @@ def open_for(db: Database, workspace_id: str) -> tuple[Store, Aux]:
     """The batch store (DuckDB over the database) and the auxiliary tables of one workspace."""
     store = open_store(db.url, workspace_id)
     try:
-        return store, load_aux(db, workspace_id)
+        return store, load_aux(store)
     except BaseException:
         store.close()
         raise
