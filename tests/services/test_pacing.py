@@ -96,3 +96,12 @@ def test_noise_free_costs_are_recovered(a: float, b: float) -> None:
     _run(s, a=a, b=b, budget=0.015, steps=30)
     assert s.b == pytest.approx(b, rel=1e-4)
     assert s.a == pytest.approx(a, rel=1e-4, abs=1e-7)
+
+
+def test_without_amortizing_the_plain_rate_fills_the_budget() -> None:
+    # the SQLite scorer process: a step's time includes waiting for the write lock, which must not grow the step
+    s = StepSizer(amortize=False)
+    sizes = _run(s, a=0.1, b=0.0004, budget=0.015)
+    assert s.a == 0.0
+    assert s.b == pytest.approx((0.1 + 0.0004 * 10) / 10, rel=0.02)
+    assert s.target(0.015) == 10 and set(sizes[1:]) == {10}

@@ -38,7 +38,8 @@ class QueueScorer(Loop):
         # the server's ingest writer, so after each slice the scorer pauses a part of the time the slice took
         self.pause = db.engine.dialect.name == "sqlite"
         self.pause_ratio = 0.3
-        self.sizer = StepSizer(cap=settings.qualify_batch)  # slices sized from how the last ones went
+        # slices sized from how the last ones went; on SQLite without a fixed part per slice (see StepSizer)
+        self.sizer = StepSizer(cap=settings.qualify_batch, amortize=not self.pause)
         self.scored = 0
         self.drainer = QueueDrainer(db, settings)  # a row whose scoring keeps failing is set aside
 
