@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         True, description="After start-up, freeze the loaded app's objects out of Python's garbage collector "
         "(gc.freeze) and collect young objects less often: full collections otherwise pause every request for "
         "100-200 ms about once a second under load. Undone when the app stops.")
+    opentelemetry: bool = Field(
+        False, description="FastAPI's native OpenTelemetry spans and metrics per request, through the global "
+        "OpenTelemetry providers (configure an SDK, e.g. with `opentelemetry-instrument`). Off by default: "
+        "leadflow has its own /metrics and JSON logs, and the check for configured providers costs every request.")
     background: bool = Field(
         False, description="Run the background loops (webhook delivery, SLA checks) inside the app process. "
         "`leadflow serve` turns it on; embedded uses of the app (tests, scripts) leave it off.")

@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None, *, mount_web: bool = True) -> F
             jobs.shutdown(wait=False)
 
     app = FastAPI(title="leadflow", version=API_VERSION, description=DESCRIPTION, docs_url="/docs",
-                  redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
+                  redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan,
+                  # off: FastAPI then does not look up the global OpenTelemetry providers on every request
+                  telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.db = db
     app.state.jobs = jobs
