@@ -137,9 +137,13 @@ class Ingestor:
                 if dirty:
                     acc.updated_at = now
                     changed.append(acc.id)
-        if new_rows:  # Core insert: no ORM bookkeeping per row (the rows are complete)
-            self.s.execute(insert(Account.__table__), new_rows)
         out = {d: a.id for d, a in existing.items()}
+        if new_rows:  # Core insert: no ORM bookkeeping per row (the rows are complete)
+            inserted = self._insert_new(Account.__table__, new_rows, "domain")
+            if len(inserted) < len(new_rows):  # created meanwhile by another transaction: update those
+                lost = [r["domain"] for r in new_rows if r["id"] not in inserted]
+                new_rows = [r for r in new_rows if r["id"] in inserted]
+                out.update(self.upsert_accounts([by_domain[d] for d in lost]))
         out.update({r["domain"]: r["id"] for r in new_rows})
         if changed:
             self.s.flush()
@@ -221,9 +225,19 @@ class Ingestor:
                 touched.append(lead.id)
                 if r.get("stage") and r["stage"] != lead.stage:
                     stage_inputs.append((lead.id, Stage(r["stage"]), now))
+        again: dict[str, str] = {}
         if new_rows:  # Core insert: no ORM bookkeeping per row (the rows are complete)
             self.s.flush()
-            self.s.execute(insert(Lead.__table__), new_rows)
+            inserted = self._insert_new(Lead.__table__, new_rows, "email")
+            if len(inserted) < len(new_rows):
+                # another transaction created some of these leads meanwhile (PostgreSQL: the insert waited for
+                # it on the unique index): they are existing leads now, updated like any other
+                lost = {r["id"]: r["email"] for r in new_rows if r["id"] not in inserted}
+                new_rows = [r for r in new_rows if r["id"] in inserted]
+                stage_inputs = [x for x in stage_inputs if x[0] not in lost]
+                touched = [t for t in touched if t not in lost]
+                again = self.upsert_leads([merged[e] for e in lost.values()], requalify=False)
+                touched.extend(again.values())
         self.s.flush()
         self.publish([Signal("lead.created", r["id"], r["created_at"], {"email": r["email"]}) for r in new_rows])
         for lead_id, stage, at in stage_inputs:
@@ -233,8 +247,23 @@ class Ingestor:
         elif requalify:
             self.requalify(touched)
         out = {e: lead.id for e, lead in existing.items()}
+        out.update(again)
         out.update({r["email"]: r["id"] for r in new_rows})
         return out
+
+    def _insert_new(self, table: Any, rows: list[dict[str, Any]], key: str) -> set[str]:
+        """Insert new rows of ``table``, unique on ``(workspace_id, key)``; returns the ids really inserted.
+
+        On PostgreSQL another transaction may have created the same lead or account since this one looked
+        (an import beside the HTTP writer, two server processes): ``ON CONFLICT DO NOTHING`` waits for it and
+        skips the row instead of failing the whole transaction, and the caller treats that row as existing. On
+        SQLite writers are serialised (a transaction that read before another's commit cannot write), so a
+        plain insert."""
+        if self.dialect != "postgresql":
+            self.s.execute(insert(table), rows)
+            return {r["id"] for r in rows}
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["workspace_id", key]).returning(table.c.id)
+        return set(self.s.execute(stmt, rows).scalars())
 
     def _leads_by_email(self, emails: list[str]) -> dict[str, Lead]:
         out: dict[str, Lead] = {}
