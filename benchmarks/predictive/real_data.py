@@ -1,6 +1,11 @@
 """Predictive scoring on real lead data and on the demo funnel, with the product's own functions.
 
-    .venv/bin/python benchmarks/predictive/real_data.py [--demo-leads 2000] [--skip-demo]
+    .venv/bin/python benchmarks/predictive/real_data.py [--demo-leads 2000] [--skip-demo] [--held-out-only]
+
+``--held-out-only`` prints only the figures that decide (the candidates' held-out ROC AUC - validation or
+out-of-fold rows of the training part - and the chosen calibration's cross-validated ECE on them), not the
+test figures, and writes ``benchmarks/results/predictive-held-out.json``: for trying a modelling change
+without seeing the test rows.
 
 * X Education (``../shared/data/x_education_leads/Leads.csv``): ``leadflow predict train --data`` path
   (:func:`leadflow.predictive.service.train_table`), pre-contact fields only: the sales-filled columns
@@ -38,16 +43,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("LEADFLOW_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results" / "predictive.json"
+RESULTS_HELD_OUT = ROOT / "benchmarks" / "results" / "predictive-held-out.json"
 XED_LEAKY = ["Tags", "Lead Quality", "Lead Profile", "Last Activity", "Last Notable Activity"]
 XED_ASYM = ["Asymmetrique Activity Index", "Asymmetrique Profile Index", "Asymmetrique Activity Score",
             "Asymmetrique Profile Score"]
 BARS = {"x_education": 0.88, "olist": 0.72}
 
 
+def held_out(candidates: dict[str, Any], algorithm: str) -> dict[str, Any]:
+    """The figures that decide: each candidate's held-out ROC AUC, the chosen one's, and the chosen
+    calibration's cross-validated ECE on the held-out rows."""
+    aucs = {k: v["valid_auc"] for k, v in candidates.items() if isinstance(v, dict) and "valid_auc" in v}
+    cal = candidates.get("calibration") or {}
+    ece = (cal.get("cross_validated") or {}).get(cal.get("chosen"), {}).get("ece")
+    return {"roc_auc": aucs.get(algorithm), "candidates": aucs, "calibration": cal.get("chosen"), "cv_ece": ece}
+
+
 def _row(name: str, out: Any, seconds: float, bar: float | None, **extra: Any) -> dict[str, Any]:
     m = out.artifact.meta
     r = out.report["model"]
-    return {"data": name, "algorithm": m["algorithm"], "calibration": m.get("calibration"), "split": m["split"],
+    return {"held_out": held_out(m["candidates"], m["algorithm"]),"data": name, "algorithm": m["algorithm"], "calibration": m.get("calibration"), "split": m["split"],
             "test_rows": out.report["rows"], "test_converters": out.report["converters"],
             "roc_auc": r["roc_auc"], "pr_auc": r["pr_auc"], "ece": r["ece"], "top20_share": r["top20_share"],
             "bar_roc_auc": bar, "met": None if bar is None else bool(r["roc_auc"] >= bar),
@@ -116,6 +131,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--demo-leads", type=int, default=2000)
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--held-out-only", action="store_true",
+                    help="print only the held-out figures (which decide), never the test figures")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
@@ -131,6 +148,8 @@ def main() -> int:
             skipped.append(msg)
         if not args.skip_demo:
             rows += demo(models, tmp, args.demo_leads)
+    if args.held_out_only:
+        return _print_held_out(rows, skipped)
     head = f"{'data':38} {'algorithm':9} {'calibration':11} {'split':18} {'ROC AUC':>8} {'bar':>5} {'met':>4} " \
            f"{'PR AUC':>7} {'ECE':>6} {'top 20%':>8}"
     print(head)
@@ -147,6 +166,23 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"rows": rows, "skipped": skipped}, indent=2, default=str) + "\n")
     print(f"written {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def _print_held_out(rows: list[dict[str, Any]], skipped: list[str]) -> int:
+    head = f"{'data':38} {'chosen':9} {'held-out ROC AUC':>16} {'cv ECE':>7}  candidates"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        h = r["held_out"]
+        cands = ", ".join(f"{k} {v:.4f}" for k, v in h["candidates"].items())
+        ece = "-" if h["cv_ece"] is None else f"{h['cv_ece']:.4f}"
+        print(f"{r['data']:38} {r['algorithm']:9} {h['roc_auc']:16.4f} {ece:>7}  {cands}")
+    keep = ("data", "algorithm", "calibration", "held_out", "split", "seconds", "warnings")
+    RESULTS_HELD_OUT.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_HELD_OUT.write_text(json.dumps({"rows": [{k: r[k] for k in keep} for r in rows], "skipped": skipped},
+                                           indent=2, default=str) + "\n")
+    print(f"written {RESULTS_HELD_OUT.relative_to(ROOT)}")
     return 0
 
 
