@@ -14,10 +14,12 @@ router makes filters on ``principal.workspace_id``, so another workspace's rows 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import importlib
 import importlib.util
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from leadflow.api.problems import Problem
@@ -34,6 +37,8 @@ from leadflow.services import apikeys
 
 if TYPE_CHECKING:
     from leadflow.store.db import Database
+
+log = logging.getLogger("leadflow.api")
 
 KEY_CACHE_SECONDS = 5.0  # a revoked key stops working at once in this process, within this delay in others
 
@@ -71,30 +76,62 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 # ------------------------------------------------------------------------------------------ API keys
 class KeyCache:
-    """Authenticated keys by hash for a few seconds, and last_used_at throttling."""
+    """Authenticated keys by hash for a few seconds, and last_used_at throttling.
 
-    def __init__(self, ttl: float = KEY_CACHE_SECONDS) -> None:
+    For the async ingest path (:func:`principal_for_key_async`) it also holds the store lookups in flight, by
+    key hash: requests that miss at the same moment share one lookup, and a key in the second half of its
+    cache life is re-checked once in the background while requests go on with the cached answer.
+    """
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self.now = clock
         self._items: dict[str, tuple[float, apikeys.Authenticated]] = {}
         self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.generation = 0  # bumped by forget(): a lookup that started before a revocation caches nothing
+        self._pending: dict[tuple[int, str], asyncio.Future] = {}  # (event loop, digest) -> lookup in flight
+
+    def entry(self, digest: str) -> tuple[float, apikeys.Authenticated] | None:
+        """``(expires, auth)`` while the key is cached and not expired."""
+        hit = self._items.get(digest)
+        if hit is None or hit[0] < self.now():
+            return None
+        return hit
 
     def get(self, digest: str) -> apikeys.Authenticated | None:
-        hit = self._items.get(digest)
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
+        hit = self.entry(digest)
+        return hit[1] if hit is not None else None
 
-    def put(self, digest: str, auth: apikeys.Authenticated) -> None:
+    def put(self, digest: str, auth: apikeys.Authenticated, generation: int | None = None) -> None:
+        """Cache ``auth``; with ``generation`` (read before the lookup), only if no key was forgotten since."""
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if len(self._items) > 10_000:
                 self._items.clear()
-            self._items[digest] = (time.monotonic() + self.ttl, auth)
+            self._items[digest] = (self.now() + self.ttl, auth)
+
+    def drop(self, digest: str) -> None:
+        with self._lock:
+            self._items.pop(digest, None)
 
     def forget(self, key_id: str) -> None:
         with self._lock:
+            self.generation += 1
             for digest in [d for d, (_, a) in self._items.items() if a.key.id == key_id]:
                 del self._items[digest]
+
+    def lookup(self, digest: str, fn: Callable[[], apikeys.Authenticated | None]) -> asyncio.Future:
+        """The lookup of ``digest`` in flight on this event loop, or ``fn`` started in the thread pool."""
+        loop = asyncio.get_running_loop()
+        slot = (id(loop), digest)
+        fut = self._pending.get(slot)
+        if fut is None:
+            fut = asyncio.ensure_future(run_in_threadpool(fn))
+            self._pending[slot] = fut
+            fut.add_done_callback(lambda f: (self._pending.pop(slot, None), _log_lookup_error(f)))
+        return fut
 
     def needs_touch(self, key_id: str) -> bool:
         now = time.monotonic()
@@ -110,11 +147,48 @@ def _principal(auth: apikeys.Authenticated) -> Principal:
                      auth.key.scopes)
 
 
-def cached_principal(request: Request, plaintext: str) -> Principal | None:
-    """A principal from the in-process cache only (no I/O), for the async ingest path."""
+def _log_lookup_error(fut: asyncio.Future) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("API key lookup failed: %s", fut.exception())
+
+
+def _recheck(request: Request, plaintext: str, digest: str) -> apikeys.Authenticated | None:
+    """Authenticate against the store (in a worker thread) and cache the answer: a valid key is cached, an
+    invalid or revoked one dropped from the cache."""
     cache: KeyCache = request.app.state.key_cache
-    auth = cache.get(apikeys.hash_key(plaintext))
-    return _principal(auth) if auth is not None else None
+    generation = cache.generation
+    db: Database = request.app.state.db
+    with db.session() as s:
+        auth = apikeys.authenticate(s, plaintext)
+    if auth is None:
+        cache.drop(digest)
+        return None
+    cache.put(digest, auth, generation)
+    if cache.needs_touch(auth.key.id):
+        with db.session() as s:
+            apikeys.touch(s, auth.key.id, utcnow())
+    return auth
+
+
+async def principal_for_key_async(request: Request, plaintext: str) -> Principal:
+    """Authenticate a key on the event loop (the ingest endpoints); 401 problem when invalid or revoked.
+
+    A cached key answers at once. In the second half of its cache life, one re-check against the store starts
+    in the background and requests go on with the cached answer, so under steady traffic no request waits for
+    the store (a revocation still takes effect at once in this process, and within the cache life in others).
+    On a miss, every request that misses before the lookup ends shares that one lookup: when the entry
+    expired at 1,000 req/s, each request in that moment used to query the store from the thread pool."""
+    cache: KeyCache = request.app.state.key_cache
+    digest = apikeys.hash_key(plaintext)
+    hit = cache.entry(digest)
+    if hit is not None:
+        if hit[0] - cache.now() < cache.ttl / 2:
+            cache.lookup(digest, lambda: _recheck(request, plaintext, digest))
+        return _principal(hit[1])
+    auth = await asyncio.shield(cache.lookup(digest, lambda: _recheck(request, plaintext, digest)))
+    if auth is None:
+        raise Problem(401, "the API key is invalid or revoked", headers={"WWW-Authenticate": "Bearer"})
+    return _principal(auth)
 
 
 def principal_for_key(request: Request, plaintext: str, session: Session | None = None) -> Principal:

@@ -17,10 +17,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadflow.api.deps import Principal, cached_principal, credentials, principal_for_key
+from leadflow.api.deps import Principal, credentials, principal_for_key_async
 from leadflow.api.metrics import INGEST_EVENTS, RATE_LIMITED
 from leadflow.api.problems import Problem, field_error
 from leadflow.core import segment
@@ -139,7 +138,7 @@ async def _principal(request: Request, data: Mapping[str, Any]) -> Principal:
     if key is None:
         raise Problem(401, "authentication required: Authorization: Bearer <key>, Basic <key:>, or writeKey",
                       headers={"WWW-Authenticate": "Bearer"})
-    who = cached_principal(request, key) or await run_in_threadpool(principal_for_key, request, key)
+    who = await principal_for_key_async(request, key)
     if not who.allows(Action.EVENTS_WRITE):
         raise Problem(403, f"this API key may not {Action.EVENTS_WRITE.value}", action=Action.EVENTS_WRITE.value)
     wait = request.app.state.limiter.take(who.actor_id)
