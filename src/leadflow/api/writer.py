@@ -11,10 +11,11 @@ request is retried alone, so one bad request fails only itself.
 With ``ingest_group_commit`` off, each request writes in its own transaction from the thread pool.
 
 Scoring is deferred (setting ``ingest_scoring``, default ``deferred``): a request's transaction stores the
-events in the log and queues them (``qualify_queue``); the response goes out once they are stored. Whenever
-the writer has no request waiting - and after every group of requests while a backlog remains, so scoring
-always progresses under load - it folds a slice of the queued events into scores and stages in one
-transaction (:meth:`Ingestor.qualify_queued`): as many as fit in ~15 ms while requests wait, ~50 ms otherwise,
+events in the log and queues them (``qualify_queue``); the response goes out once they are stored. Once
+scoring is due - the oldest stored event has waited ``scoring_delay_ms`` (50 ms), or a step's worth is queued -
+the writer folds slices of the queued events into scores and stages until the queue is empty, whenever no
+request is waiting and after every group of requests (so scoring always progresses under load), each slice in
+one transaction (:meth:`Ingestor.qualify_queued`): as many as fit in ~15 ms while requests wait, ~50 ms otherwise,
 at most ``qualify_batch``, but enough that a step's fixed cost (its round trips) is at most half of it
 (:class:`~leadflow.services.pacing.StepSizer`). Storing and scoring share this one thread, so on SQLite they
 never contend for the write lock. A backlog left by a stopped server is drained when the next one starts.
@@ -101,6 +102,10 @@ class IngestWriter:
         self.qualify_batch = settings.qualify_batch
         self._drainer = QueueDrainer(self.db, settings)
         self._sizer = StepSizer(cap=self.qualify_batch)  # steps sized from how the last ones went
+        # gathering: stored events wait up to scoring_delay (or until a step's worth is queued) before a step
+        self.delay = settings.scoring_delay_ms / 1000.0
+        self._pending = 0  # events (and identified leads) stored since the queue was last seen empty
+        self._pending_since: float | None = 0.0  # when the oldest of them was stored; 0.0: unknown, due now
         self.q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -172,8 +177,12 @@ class IngestWriter:
                     if self.q.empty():
                         self._idle.set()
             try:
-                # with events left to score, look for requests without blocking, and score when there are none
-                first = self.q.get_nowait() if self._backlog else self.q.get()
+                # with events left to score, look for requests until scoring is due, and score when none came
+                if self._backlog:
+                    wait = self._score_wait()
+                    first = self.q.get_nowait() if wait <= 0 else self.q.get(timeout=wait)
+                else:
+                    first = self.q.get()
             except queue.Empty:
                 self._qualify_step()
                 continue
@@ -187,6 +196,8 @@ class IngestWriter:
                     stop = True
                 elif item is _KICK:
                     self._backlog = self.score_here
+                    if self._pending_since is None:  # stored elsewhere (no group commit): counts from now
+                        self._pending_since = time.monotonic()
                 else:
                     batch.append(item)
                     n += item.size
@@ -209,9 +220,20 @@ class IngestWriter:
                         self._finish_all(units, exc)
                 if self.score_here:
                     self._backlog = True
-            if self._backlog and not stop:
-                # scoring progresses under a steady stream of requests too, a batch per group of requests
+                    self._pending += n
+                    if self._pending_since is None:
+                        self._pending_since = time.monotonic()
+            if self._backlog and not stop and self._score_wait() <= 0:
+                # scoring progresses under a steady stream of requests too, once it is due
                 self._qualify_step()
+
+    def _score_wait(self) -> float:
+        """Seconds until the next scoring step is due: at once when the oldest stored event has waited
+        ``scoring_delay`` or a step's worth of events is queued (or the backlog is of unknown age), else when
+        the oldest will have waited that long. Steps of a few events cost their fixed part (round trips) each."""
+        if self._pending_since is None or self.delay <= 0 or self._pending >= self._sizer.target(0.05):
+            return 0.0
+        return self._pending_since + self.delay - time.monotonic()
 
     def _limit(self) -> int:
         """Queued events to score in the next step: what fits in a short time slice as the last steps went
@@ -227,6 +249,9 @@ class IngestWriter:
             done = self._drainer.step(limit)
             QUALIFY_EVENTS.inc(done)
             self._sizer.observe(done, time.perf_counter() - started)
+            self._pending = max(self._pending - done, 0)
+            if done >= limit:  # more is queued, and it was due already: keep scoring until the queue is empty
+                self._pending_since = 0.0
             if done < limit:
                 with self.db.session() as s:
                     left = queue_depth(s)
@@ -234,6 +259,10 @@ class IngestWriter:
                         QUALIFY_FAILED.set(queue_depth(s, failed=True))
                 QUALIFY_BACKLOG.set(left)
                 self._backlog = left > 0
+                if not self._backlog:
+                    self._pending, self._pending_since = 0, None
+                elif self._drainer.last_failed or done == 0:
+                    self._pending_since = 0.0  # rows left behind a failure: keep going
         except Exception:  # noqa: BLE001 - never let the writer thread die; the rows stay queued
             log.exception("scoring queued events failed; retrying in a second")
             time.sleep(1.0)
