@@ -5,7 +5,10 @@ log; the writer scores them between requests), deferred to a scorer process (``l
 --scoring-process``), and inline (the response waits for scoring).
 
 1. Single events: POST /v1/track at a fixed rate (default 1,000 req/s for 10 s, three runs: the median run by
-   p99 is reported, with every run's p99) over keep-alive connections.
+   p99 is reported, with every run's p99) over keep-alive connections. ``--single-mix new`` (default): each
+   request from a new person (a lead created per request), every run its own people (before session 5 the
+   runs after the first met the first run's people again, so only the first run created leads);
+   ``--single-mix returning``: 2,000 known people.
    Latency is measured from each request's *scheduled* send time (no coordinated omission): p50 / p99, and the
    rate achieved; then how long until every event was scored.
 2. Batches: POST /v1/batch of 100 and 500 events from 4 concurrent connections, as fast as the server takes
@@ -18,7 +21,7 @@ log; the writer scores them between requests), deferred to a scorer process (``l
 Targets (issue 3, 2-core machine): p99 <= 25 ms at 1,000 req/s; batch >= 30,000 events/s into SQLite.
 Usage: python benchmarks/http_ingest.py [--rate 1000] [--seconds 10] [--repeat 3] [--batch-events 20000]
        [--postgres URL [--workers N]]   (PostgreSQL: a fresh schema per run; writes results/http-postgres.json)
-       [--modes deferred,process,inline] [--no-batches]   (a quicker A/B of one mode)
+       [--modes deferred,process,inline] [--no-batches] [--single-mix new|returning]   (a quicker A/B of one mode)
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def _event(i: int, tag: str, returning: bool = False) -> dict:
             "timestamp": "2026-05-01T10:00:00Z"}
 
 
-async def _fixed_rate(port: int, key: str, rate: float, seconds: float, conns: int, tag: str) -> dict:
+async def _fixed_rate(port: int, key: str, rate: float, seconds: float, conns: int, tag: str, offset: int = 0,
+                      returning: bool = False) -> dict:
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(conns):
         pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
@@ -81,7 +85,7 @@ async def _fixed_rate(port: int, key: str, rate: float, seconds: float, conns: i
             await asyncio.sleep(delay)
         r, w = await pool.get()
         try:
-            status = await _request(r, w, "/v1/track", json.dumps(_event(i, tag)).encode(), key)
+            status = await _request(r, w, "/v1/track", json.dumps(_event(offset + i, tag, returning)).encode(), key)
         except (OSError, asyncio.IncompleteReadError):
             status = 0
             w.close()
@@ -136,7 +140,8 @@ def _loadgen(job: dict, out) -> None:  # noqa: ANN001
     except ImportError:
         pass
     if job["kind"] == "rate":
-        res = asyncio.run(_fixed_rate(job["port"], job["key"], job["rate"], job["seconds"], job["conns"], job["tag"]))
+        res = asyncio.run(_fixed_rate(job["port"], job["key"], job["rate"], job["seconds"], job["conns"], job["tag"],
+                                      job.get("offset", 0), job.get("returning", False)))
     else:
         res = asyncio.run(_batches(job["port"], job["key"], job["size"], job["total"], job["conns"], job["tag"],
                                    job.get("returning", False)))
@@ -298,6 +303,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL; SQLite: keep 1)")
     ap.add_argument("--modes", default="deferred,process,inline",
                     help="comma-separated scoring modes to run (an A/B of one mode is quicker)")
+    ap.add_argument("--single-mix", choices=["new", "returning"], default="new",
+                    help="single events from new people (a lead created per request, the costliest; every run "
+                    "its own people) or from 2,000 returning people (created during the warm-up)")
     ap.add_argument("--no-batches", action="store_true", help="fixed-rate single events only (no batch runs "
                     "and no in-process baseline)")
     args = ap.parse_args()
@@ -308,7 +316,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="leadflow-bench-http-")
     stores = Stores(tmp, args.postgres)
     results_path = RESULTS.with_name("http-postgres.json") if args.postgres else RESULTS
-    if args.no_batches or len(modes) < 3:  # a partial run does not replace the full results
+    if args.no_batches or len(modes) < 3 or args.single_mix != "new":  # a partial run keeps the full results
         results_path = results_path.with_name(results_path.stem + "-partial.json")
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "args": vars(args),
                      "single": {}, "batch": {}}
@@ -317,14 +325,20 @@ def main() -> None:
         key = _setup(url)
         srv = Server(url, scoring, args.workers)
         try:
-            run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": 200, "seconds": 1, "conns": 8,
-                         "tag": "warm"})
+            returning = args.single_mix == "returning"
+            # warm-up; for the returning mix it also creates the 2,000 people every measured run then meets again
+            run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": 500 if returning else 200,
+                         "seconds": 4 if returning else 1, "conns": 8, "tag": "warm", "returning": returning})
             srv.wait_scored(time.perf_counter())
             runs = []
+            per_run = int(args.rate * args.seconds)
             for rep in range(args.repeat):  # p99 on a shared machine varies from run to run: the median counts
                 t = time.perf_counter()
+                # new people: every run its own (a lead created per request, as in the first run); returning:
+                # the same 2,000 known people in every run
                 run = run_loadgen({"kind": "rate", "port": srv.port, "key": key, "rate": args.rate,
-                                   "seconds": args.seconds, "conns": args.conns, "tag": f"single{rep}"})
+                                   "seconds": args.seconds, "conns": args.conns, "tag": f"single{rep}",
+                                   "offset": 0 if returning else (rep + 1) * per_run, "returning": returning})
                 run["scored_all_after_s"] = round(srv.wait_scored(t), 2)
                 runs.append(run)
             single = dict(sorted(runs, key=lambda r: r["p99_ms"])[len(runs) // 2])  # the median run by p99
