@@ -169,8 +169,11 @@ class Ingestor:
 
     # --------------------------------------------------------------------------------------- leads
     def upsert_leads(self, records: Sequence[Mapping[str, Any]], *, requalify: bool = True,
-                     defer_scoring: bool = False) -> dict[str, str]:
+                     defer_scoring: bool = False, known_new: bool = False) -> dict[str, str]:
         """Create or update leads by email (later values win); returns email -> lead id.
+
+        ``known_new``: the caller looked these emails up in this transaction and found none, so the lookup is
+        not repeated (a lead another transaction creates meanwhile is still handled: see :meth:`_insert_new`).
 
         A record may carry ``company_domain`` (linked to an account, created if missing; derived from a
         company email when absent), ``stage`` (an imported stage, recorded as a system change) and
@@ -198,7 +201,7 @@ class Ingestor:
         missing = [{"domain": d, "name": names.get(d)} for d in sorted(set(domains.values()) - set(acc_ids))]
         if missing:
             acc_ids.update(self.upsert_accounts(missing))
-        existing = self._leads_by_email(list(merged))
+        existing = {} if known_new else self._leads_by_email(list(merged))
         new_rows, touched, stage_inputs = [], [], []
         for email, r in merged.items():
             lead = existing.get(email)
@@ -322,7 +325,9 @@ class Ingestor:
                     first_seen[ev.email] = min(first_seen.get(ev.email, ev.occurred_at), ev.occurred_at)
             # scored below with their events (not replayed twice in one transaction)
             ids = self.upsert_leads([{"email": e, "created_at": min(first_seen[e], now)} for e in sorted(new_emails)],
-                                    requalify=False)
+                                    requalify=False,
+                                    # looked up just above (validated events carry normalised emails)
+                                    known_new=all(normalize_email(e) == e for e in new_emails))
             leads.update(ids)
             report.leads_created = len(new_emails)
         anon_ids = sorted({ev.anonymous_id for _, ev in items if ev.anonymous_id})
