@@ -196,3 +196,34 @@ def test_on_postgresql_a_failure_counts_against_the_row_the_step_took(pg_url, po
         assert attempts[seqs["ann@acme.io"]] == 0
     finally:
         lf.close()
+
+
+def test_on_postgresql_the_writer_does_not_spin_while_another_drainer_holds_every_row(pg_url, poisoned):
+    """Rows held by another drainer (SKIP LOCKED skips them all): the writer looks again after a pause instead of
+    polling the queue in a tight loop."""
+    import time
+
+    poisoned["on"] = False
+    lf = _open_queued(pg_url, poisoned)
+    writer = IngestWriter(lf.db, Settings(database_url=pg_url))
+    steps = []
+    real_step = writer._qualify_step
+
+    def counting_step() -> None:
+        steps.append(time.monotonic())
+        real_step()
+
+    writer._qualify_step = counting_step  # type: ignore[method-assign]
+    try:
+        with lf.db.engine.connect() as other:  # another drainer holds every queued row
+            other.execute(select(QualifyQueue.seq).with_for_update())
+            writer.start()
+            time.sleep(1.0)
+            held = len(steps)
+            other.rollback()
+        assert writer.settle(30)  # released: everything is scored
+    finally:
+        writer.close()
+    assert 1 <= held <= 40, f"{held} scoring steps in 1 s while every row was held"
+    assert _scored(lf) == set(PEOPLE)
+    lf.close()

@@ -261,8 +261,12 @@ class IngestWriter:
                 self._backlog = left > 0
                 if not self._backlog:
                     self._pending, self._pending_since = 0, None
-                elif self._drainer.last_failed or done == 0:
+                elif self._drainer.last_failed:
                     self._pending_since = 0.0  # rows left behind a failure: keep going
+                elif done == 0:
+                    # every queued row is held by another drainer (PostgreSQL, SKIP LOCKED): look again after the
+                    # scoring delay (at least 50 ms) instead of polling the queue without a pause
+                    self._pending, self._pending_since = 0, time.monotonic() + max(0.05 - self.delay, 0.0)
         except Exception:  # noqa: BLE001 - never let the writer thread die; the rows stay queued
             log.exception("scoring queued events failed; retrying in a second")
             time.sleep(1.0)
