@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+import async_run
 from leadflow.api.observability import _latency
 from leadflow.api.routers.ingest import IngestResponse
 from leadflow.api.writer import IngestWriter, Unit
@@ -63,7 +64,7 @@ def test_queued_requests_share_one_transaction_and_each_gets_its_own_results(api
              Unit(ws, [], [(0, _valid(2, "b-0")), (1, _valid(3, "a-1"))]),  # a-1 again: duplicate
              Unit(ws, [], [(0, _valid(4, "c-0", "new@beta.io"))])]
     try:
-        results = asyncio.run(_write_queued(writer, units))
+        results = async_run.run(_write_queued(writer, units))
     finally:
         writer.close()
     assert sizes == [3]  # one transaction for the three requests
@@ -89,7 +90,7 @@ def test_a_failing_request_fails_alone_and_the_others_are_stored(api, monkeypatc
              Unit(ws, [], [(0, _valid(1, "ok-1")), (1, _valid(2, "boom"))]),
              Unit(ws, [], [(0, _valid(3, "ok-2"))])]
     try:
-        results = asyncio.run(_write_queued(writer, units))
+        results = async_run.run(_write_queued(writer, units))
     finally:
         writer.close()
     assert sizes == [3, 1, 1, 1]  # the shared transaction failed: each request retried alone
@@ -106,7 +107,7 @@ def test_requests_of_two_workspaces_in_one_pass_are_stored_in_their_own_workspac
     units = [Unit(api.acme.id, [], [(0, _valid(0, "same"))]), Unit(api.beta.id, [], [(0, _valid(0, "same"))]),
              Unit("no-such-workspace", [], [(0, _valid(0, "x"))])]
     try:
-        results = asyncio.run(_write_queued(writer, units))
+        results = async_run.run(_write_queued(writer, units))
     finally:
         writer.close()
     assert [r.status for r in results[0]] == ["accepted"]
@@ -127,8 +128,8 @@ def test_concurrent_http_requests_each_get_their_results_and_a_retry_is_all_dupl
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             return await asyncio.gather(*(c.post("/v1/batch", json=b, headers=h) for b in bodies))
 
-    first = asyncio.run(send_all())
-    again = asyncio.run(send_all())
+    first = async_run.run(send_all())
+    again = async_run.run(send_all())
     for r, body in zip(first, bodies, strict=True):
         data = r.json()
         assert r.status_code == 200

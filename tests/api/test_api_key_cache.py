@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from api_helpers import make_api
 
+import async_run
 from leadflow.api.deps import KeyCache, principal_for_key_async
 from leadflow.api.problems import Problem
 from leadflow.services import apikeys
@@ -47,7 +48,7 @@ def setup(tmp_path, monkeypatch):
 
 
 def _run(coro):  # noqa: ANN001, ANN202
-    return asyncio.run(coro)
+    return async_run.run(coro)
 
 
 def test_concurrent_misses_share_one_lookup(setup):

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+import async_run
 from leadflow.api.writer import IngestWriter, Unit
 from leadflow.core.events import validate_event
 from leadflow.facade import Leadflow
@@ -205,7 +206,7 @@ def test_the_writer_scores_between_requests_and_settles(db_url):
     lf = Leadflow(db_url, "acme")
     writer = IngestWriter(lf.db, Settings(database_url=db_url, qualify_batch=3))
     try:
-        results = asyncio.run(_write_all(writer, _units(lf.workspace_id, 10)))
+        results = async_run.run(_write_all(writer, _units(lf.workspace_id, 10)))
         assert [r[0].status for r in results] == ["accepted"] * 10
         assert writer.settle(60)
         assert _depth(lf) == 0
@@ -237,7 +238,7 @@ def test_inline_setting_scores_in_the_request(sqlite_url):
     lf = Leadflow(sqlite_url, "acme")
     writer = IngestWriter(lf.db, Settings(database_url=sqlite_url, ingest_scoring="inline"))
     try:
-        asyncio.run(_write_all(writer, _units(lf.workspace_id, 3)))
+        async_run.run(_write_all(writer, _units(lf.workspace_id, 3)))
         assert _depth(lf) == 0  # nothing was queued
         assert _stored_engagement(lf, "u1@beta.io") > 0  # scored before the response
     finally:
@@ -256,7 +257,7 @@ def test_scorer_process_mode_the_writer_only_stores_and_the_scorer_scores(db_url
     writer = IngestWriter(lf.db, settings)
     scorer_db = Database(db_url, immediate=True)
     try:
-        asyncio.run(_write_all(writer, _units(lf.workspace_id, 5)))
+        async_run.run(_write_all(writer, _units(lf.workspace_id, 5)))
         assert writer.settle(60)
         assert _depth(lf) == 5 and _stored_engagement(lf, "u2@beta.io") is None  # stored, not scored
         assert QueueScorer(scorer_db, settings).drain() == 5
@@ -318,7 +319,7 @@ def test_sqlite_writer_and_scorer_write_concurrently_without_lock_errors(tmp_pat
     try:
         scorer.start()
         units = [Unit(lf.workspace_id, [], _valid(raws[i:i + 3])) for i in range(0, len(raws), 3)]
-        results = asyncio.run(_write_all(writer, units))
+        results = async_run.run(_write_all(writer, units))
         assert all(r.status == "accepted" for rs in results for r in rs)
         assert writer.settle(60)
         scorer.stop()
