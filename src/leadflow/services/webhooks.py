@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client import Counter
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from leadflow.core.timeutil import as_utc, utcnow
@@ -316,12 +317,18 @@ def _wants(events: Sequence[str], kind: str) -> bool:
     return "*" in events or kind in events
 
 
+@cache
+def _active_subscriptions_stmt() -> Any:
+    """Built once (bound parameter ``ws``): it runs in every ingest transaction that creates a lead."""
+    return select(WebhookSubscription.id, WebhookSubscription.events).where(
+        WebhookSubscription.workspace_id == bindparam("ws"), WebhookSubscription.active.is_(True))
+
+
 def on_signals(session: Session, workspace_id: str, signals: Sequence[Signal]) -> None:
     """Signals subscriber: one outbox row per (signal, matching active subscription), in this transaction."""
     if not signals:
         return None
-    subs = session.execute(select(WebhookSubscription.id, WebhookSubscription.events).where(
-        WebhookSubscription.workspace_id == workspace_id, WebhookSubscription.active.is_(True))).all()
+    subs = session.execute(_active_subscriptions_stmt(), {"ws": workspace_id}).all()
     if not subs:
         return None
     wanted = [(sig, [sid for sid, events in subs if _wants(events or [], sig.kind)]) for sig in signals]

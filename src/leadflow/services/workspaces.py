@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from leadflow.core.scoring.spec import ScoringModel, checksum, parse_model
@@ -72,13 +73,19 @@ def set_active(session: Session, workspace_id: str, key: str, version: int) -> N
         raise LookupError(f"no model {key!r} version {version} in this workspace")
 
 
+@cache
+def _active_rows_stmt() -> Any:
+    """Built once (bound parameter ``ws``): it runs in every ingest transaction, where building it each time
+    cost as much as running it."""
+    return select(ScoringModelRow.id, ScoringModelRow.key, ScoringModelRow.version, ScoringModelRow.checksum).where(
+        ScoringModelRow.workspace_id == bindparam("ws"), ScoringModelRow.active.is_(True)
+    ).order_by(ScoringModelRow.key)
+
+
 def active_models(session: Session, workspace_id: str) -> list[ScoringModel]:
     """The workspace's active models, by key. Only ids are read each time: a stored version never changes,
     so its YAML is fetched and parsed once per process."""
-    rows = session.execute(select(ScoringModelRow.id, ScoringModelRow.key, ScoringModelRow.version,
-                                  ScoringModelRow.checksum).where(
-        ScoringModelRow.workspace_id == workspace_id, ScoringModelRow.active.is_(True)
-    ).order_by(ScoringModelRow.key)).all()
+    rows = session.execute(_active_rows_stmt(), {"ws": workspace_id}).all()
     out = []
     for r in rows:
         model = _BY_ROW.get((r.id, r.checksum))
