@@ -771,10 +771,11 @@ def _statements(dialect: str) -> SimpleNamespace:
         index_elements=["lead_id", "model_key"],
         set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
                                             "last_event_at", "state", "updated_at")})
+    lead_rows = select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids))
+    if dialect == "postgresql":  # locked as read (see Ingestor._qualify)
+        lead_rows = lead_rows.order_by(Lead.id).with_for_update(key_share=True)
     return SimpleNamespace(
-        lead_rows=select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids)) if dialect != "postgresql"
-        else select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids)).order_by(Lead.id)
-        .with_for_update(key_share=True),
+        lead_rows=lead_rows,
         account_rows=select(*acc_cols).where(in_ws(Account.workspace_id), Account.id.in_(ids)),
         states=select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version, ScoreState.state)
         .where(in_ws(ScoreState.workspace_id), ScoreState.lead_id.in_(ids)),
