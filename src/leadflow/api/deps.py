@@ -152,21 +152,40 @@ def _log_lookup_error(fut: asyncio.Future) -> None:
         log.warning("API key lookup failed: %s", fut.exception())
 
 
-def _recheck(request: Request, plaintext: str, digest: str) -> apikeys.Authenticated | None:
-    """Authenticate against the store (in a worker thread) and cache the answer: a valid key is cached, an
-    invalid or revoked one dropped from the cache."""
+def _invalid_key() -> Problem:
+    return Problem(401, "the API key is invalid or revoked", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _store_lookup(request: Request, plaintext: str, digest: str, session: Session | None = None
+                  ) -> apikeys.Authenticated | None:
+    """Authenticate against the store (in ``session``, or one of its own) and cache the answer: a valid key is
+    cached (unless a key was forgotten meanwhile), an invalid or revoked one dropped from the cache."""
     cache: KeyCache = request.app.state.key_cache
     generation = cache.generation
-    db: Database = request.app.state.db
-    with db.session() as s:
-        auth = apikeys.authenticate(s, plaintext)
+    if session is not None:
+        auth = apikeys.authenticate(session, plaintext)
+    else:
+        with request.app.state.db.session() as s:
+            auth = apikeys.authenticate(s, plaintext)
     if auth is None:
         cache.drop(digest)
-        return None
-    cache.put(digest, auth, generation)
-    if cache.needs_touch(auth.key.id):
-        with db.session() as s:
+    else:
+        cache.put(digest, auth, generation)
+    return auth
+
+
+def _touch(request: Request, auth: apikeys.Authenticated) -> None:
+    """Record the key's use, at most once per ``LAST_USED_RESOLUTION`` per process."""
+    if request.app.state.key_cache.needs_touch(auth.key.id):
+        with request.app.state.db.session() as s:
             apikeys.touch(s, auth.key.id, utcnow())
+
+
+def _recheck(request: Request, plaintext: str, digest: str) -> apikeys.Authenticated | None:
+    """The async path's store lookup (in a worker thread): :func:`_store_lookup`, then the use recorded."""
+    auth = _store_lookup(request, plaintext, digest)
+    if auth is not None:
+        _touch(request, auth)
     return auth
 
 
@@ -187,28 +206,17 @@ async def principal_for_key_async(request: Request, plaintext: str) -> Principal
         return _principal(hit[1])
     auth = await asyncio.shield(cache.lookup(digest, lambda: _recheck(request, plaintext, digest)))
     if auth is None:
-        raise Problem(401, "the API key is invalid or revoked", headers={"WWW-Authenticate": "Bearer"})
+        raise _invalid_key()
     return _principal(auth)
 
 
 def principal_for_key(request: Request, plaintext: str, session: Session | None = None) -> Principal:
     """Authenticate a key (cache, then the store); 401 problem when invalid or revoked."""
-    cache: KeyCache = request.app.state.key_cache
     digest = apikeys.hash_key(plaintext)
-    auth = cache.get(digest)
+    auth = request.app.state.key_cache.get(digest) or _store_lookup(request, plaintext, digest, session)
     if auth is None:
-        db: Database = request.app.state.db
-        if session is not None:
-            auth = apikeys.authenticate(session, plaintext)
-        else:
-            with db.session() as s:
-                auth = apikeys.authenticate(s, plaintext)
-        if auth is None:
-            raise Problem(401, "the API key is invalid or revoked", headers={"WWW-Authenticate": "Bearer"})
-        cache.put(digest, auth)
-    if cache.needs_touch(auth.key.id):
-        with request.app.state.db.session() as s:
-            apikeys.touch(s, auth.key.id, utcnow())
+        raise _invalid_key()
+    _touch(request, auth)
     return _principal(auth)
 
 
