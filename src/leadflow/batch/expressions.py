@@ -264,7 +264,14 @@ def _needs(cond: Condition) -> set[str]:
         return {"text", "b", "number"} if _py_number(cond.value) is not None else {"text", "b"}
     if op == "contains":
         return {"text", "list"}
-    return {"text"}  # in, not_in, regex, exists, not_exists
+    if op in ("in", "not_in"):  # what equals needs for each item (see _in)
+        needs = {"text", "b"} if cond.value else {"text"}
+        if any(isinstance(item, bool) for item in cond.value):
+            needs.add("truthy")
+        if any(_py_number(item) is not None for item in cond.value):
+            needs.add("number")
+        return needs
+    return {"text"}  # regex, exists, not_exists
 
 
 def _materialize(
@@ -321,11 +328,53 @@ def _equals(cond: Condition, p: _Parts) -> ir.BooleanValue:
     return ibis.cases(*branches, else_=text_eq) if branches else text_eq
 
 
+def _bool_in(value: ir.BooleanValue, options: set[bool]) -> ir.BooleanValue:
+    """``value in options`` for a boolean ``value`` (NULL stays NULL)."""
+    if options == {True, False}:
+        return ibis.ifelse(value.notnull(), True, _NULL_BOOL)
+    return value if True in options else ~value
+
+
+def _text_in(text: ir.StringValue, options: set[str]) -> ir.BooleanValue:
+    return text.isin(sorted(options)) if options else ibis.literal(False)
+
+
 def _in(cond: Condition, p: _Parts) -> ir.BooleanValue:
-    options = sorted({_const(x, cond.case_sensitive) for x in cond.value})
-    if not options:
+    """``equals`` on any item (``rules._in``): the items split by how ``equals`` compares them - boolean
+    items by the value's truthiness, numeric items numerically (as text when the value is no number), the
+    others as text; a boolean value by its truth against every item's truthiness. One IN-list per kind."""
+    if not cond.value:
         return ibis.literal(False)
-    return _norm(p.text, cond.case_sensitive).isin(options)
+    cs = cond.case_sensitive
+    texts: set[str] = set()
+    numeric_texts: set[str] = set()
+    numbers: set[float] = set()
+    bools: set[bool] = set()
+    for item in cond.value:
+        if isinstance(item, bool):
+            bools.add(item)
+        elif _py_number(item) is not None:
+            num = float(item)
+            if num == num:  # NaN equals no number (SQL engines may say NaN = NaN)
+                numbers.add(num)
+            numeric_texts.add(_const(item, cs))
+        else:
+            texts.add(_const(item, cs))
+    text = _norm(p.text, cs)
+    tests: list[ir.BooleanValue] = []
+    if bools:
+        tests.append(_bool_in(p.truthy, bools))
+    if numeric_texts:
+        number_in = (p.number.isin([ibis.literal(x, "float64") for x in sorted(numbers)]) if numbers
+                     else ibis.literal(False))
+        tests.append(ibis.ifelse(p.number.notnull(), number_in | _text_in(text, texts),
+                                 _text_in(text, texts | numeric_texts)))
+    elif texts:
+        tests.append(_text_in(text, texts))
+    rest = ibis.or_(*tests) if tests else ibis.literal(False)
+    if p.b is None:
+        return rest
+    return ibis.ifelse(p.b.notnull(), _bool_in(p.b, {_py_truthy(item) for item in cond.value}), rest)
 
 
 def _json_element_text(e: ir.JSONValue) -> ir.StringValue:

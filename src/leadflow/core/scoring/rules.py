@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from leadflow.core.scoring.spec import Condition, EngagementRule, FitRule
 
@@ -58,8 +58,8 @@ def matches(cond: Condition, value: Any) -> bool:
         if not present:
             return True
         if op == "not_in":  # the negation of "in" on the same values
-            return _norm(str(value), cond.case_sensitive) not in _in_set(cond)
-        return not matches(cond.model_copy(update={"op": "equals" if op == "not_equals" else "in"}), value)
+            return not _in(cond, value)
+        return not matches(cond.model_copy(update={"op": "equals"}), value)
     if not present:
         return False
     cs = cond.case_sensitive
@@ -71,7 +71,7 @@ def matches(cond: Condition, value: Any) -> bool:
             return num_a == num_b
         return _norm(str(value), cs) == _norm(str(cond.value), cs)
     if op == "in":
-        return _norm(str(value), cs) in _in_set(cond)
+        return _in(cond, value)
     if op == "contains":
         if isinstance(value, list | tuple):
             return any(_norm(str(v), cs) == _norm(str(cond.value), cs) for v in value)
@@ -88,21 +88,71 @@ def matches(cond: Condition, value: Any) -> bool:
     raise ValueError(f"unknown op {op!r}")  # pragma: no cover - guarded by the spec
 
 
-_IN_SETS: dict[int, tuple[Condition, frozenset[str]]] = {}
+class _InSets(NamedTuple):
+    """An ``in`` list split by how ``equals`` compares each item with a (present) value."""
+
+    texts: frozenset[str]  # items compared as text whatever the value (strings, None, containers ...)
+    texts_num: frozenset[str]  # texts and the numeric items: the test for values that are not numbers
+    numbers: frozenset[float]  # the numeric items (not strings, not booleans) as floats, NaN left out
+    bools: frozenset[bool]  # the boolean items: compared with the value's truthiness
+    truths: frozenset[bool]  # every item's truthiness: the test for boolean values
+    numeric: bool  # whether there are numeric items (NaN included)
 
 
-def _in_set(cond: Condition) -> frozenset[str]:
-    """The normalised values of an ``in`` condition, computed once per condition object (conditions are
-    frozen; the entry keeps its condition alive, so the id cannot be reused while cached). Membership in it
-    is the same test as comparing the normalised value with each normalised list item."""
+_IN_SETS: dict[int, tuple[Condition, _InSets]] = {}
+
+
+def _in_sets(cond: Condition) -> _InSets:
+    """The items of an ``in`` condition, split and normalised once per condition object (conditions are
+    frozen; the entry keeps its condition alive, so the id cannot be reused while cached)."""
     hit = _IN_SETS.get(id(cond))
     if hit is not None and hit[0] is cond:
         return hit[1]
-    values = frozenset(_norm(str(v), cond.case_sensitive) for v in cond.value)
+    cs = cond.case_sensitive
+    texts, numeric_texts, numbers, bools = set(), set(), set(), set()
+    for item in cond.value:
+        if isinstance(item, bool):
+            bools.add(item)
+        elif isinstance(item, int | float):
+            # equals with a non-string number: numerically when the value is a number, else as text
+            num = float(item)
+            if num == num:  # NaN equals no number (and a set would find the very same NaN object)
+                numbers.add(num)
+            numeric_texts.add(_norm(str(item), cs))
+        else:
+            texts.add(_norm(str(item), cs))
+    sets = _InSets(
+        texts=frozenset(texts),
+        texts_num=frozenset(texts | numeric_texts),
+        numbers=frozenset(numbers),
+        bools=frozenset(bools),
+        truths=frozenset(_truthy(item) for item in cond.value),
+        numeric=bool(numeric_texts),
+    )
     if len(_IN_SETS) > 4096:
         _IN_SETS.clear()
-    _IN_SETS[id(cond)] = (cond, values)
-    return values
+    _IN_SETS[id(cond)] = (cond, sets)
+    return sets
+
+
+def _in(cond: Condition, value: Any) -> bool:
+    """``in`` on a present value: whether ``equals`` would match one of the items, as set lookups.
+
+    ``equals`` compares by truthiness when either side is a boolean, numerically when both are numbers and
+    the item is not a string, and as normalised text otherwise; each case is one lookup here.
+    """
+    sets = _in_sets(cond)
+    if isinstance(value, bool):
+        return value in sets.truths
+    if sets.bools and _truthy(value) in sets.bools:
+        return True
+    if sets.numeric:
+        num = _number(value)
+        if num is None:
+            return _norm(str(value), cond.case_sensitive) in sets.texts_num
+        if num in sets.numbers:
+            return True
+    return bool(sets.texts) and _norm(str(value), cond.case_sensitive) in sets.texts
 
 
 def _truthy(value: Any) -> bool:

@@ -35,7 +35,12 @@ class _Strict(BaseModel):
 
 
 class Condition(_Strict):
-    """One test on a value: ``op`` with ``value`` (or ``min`` / ``max`` for ``range``)."""
+    """One test on a value: ``op`` with ``value`` (or ``min`` / ``max`` for ``range``).
+
+    ``in`` takes a list and matches when ``equals`` would match any item of it (numbers numerically,
+    booleans by truthiness, text case-insensitively unless ``case_sensitive``); ``not_in`` is its negation,
+    and a missing value (None or "") satisfies it. See :func:`leadflow.core.scoring.rules.matches`.
+    """
 
     op: Op
     value: Any = None
