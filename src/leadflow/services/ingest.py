@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from leadflow.core.events import EventRejected, ValidEvent, normalize_email, validate_event
 from leadflow.core.lifecycle import Actor, Stage, Transition, check_transition
@@ -35,6 +37,8 @@ from leadflow.core.scoring.spec import ScoringModel
 from leadflow.core.timeutil import as_utc, epoch, from_epoch, utcnow
 from leadflow.services.signals import Signal, publish
 from leadflow.services.workspaces import active_models
+from leadflow.store import bulk
+from leadflow.store.bulk import sqlite_datetime
 from leadflow.store.tables import (
     Account,
     Event,
@@ -262,6 +266,9 @@ class Ingestor:
         skips the row instead of failing the whole transaction, and the caller treats that row as existing. On
         SQLite writers are serialised (a transaction that read before another's commit cannot write), so a
         plain insert."""
+        if self.dialect == "sqlite":  # below SQLAlchemy's per-row processing (store/bulk.py)
+            bulk.sqlite_insert(self.s.connection(), table, rows)
+            return {r["id"] for r in rows}
         if self.dialect != "postgresql":
             self.s.execute(insert(table), rows)
             return {r["id"] for r in rows}
@@ -583,8 +590,13 @@ class Ingestor:
         state_rows: list[dict[str, Any]] = []
         history_rows: list[dict[str, Any]] = []
         stage_updates: dict[str, str] = {}
-        fits = {lid: {m.key: score_fit(m, lead_attrs(leads[lid]), account_attrs(accounts.get(leads[lid].account_id)))
-                      for m in self.models} for lid in lead_ids}
+        fits = {}
+        for lid in lead_ids:
+            row = leads[lid]
+            attrs = _LEAD_ATTRS(row)
+            acc = accounts.get(row.account_id)
+            acc_attrs = None if acc is None else _ACCOUNT_ATTRS(acc)
+            fits[lid] = {m.key: score_fit(m, attrs, acc_attrs) for m in self.models}
         for lid, qs in fast.items():
             evs = sorted(new_events[lid], key=lambda e: (e.t, e.id))
             for m in self.models:
@@ -602,10 +614,21 @@ class Ingestor:
         if history_rows:
             # Core insert on the table: the same rows (column defaults are Core-level), without the ORM's
             # bulk-insert bookkeeping per row; the session was flushed by the ORM statements above.
-            self.s.execute(insert(StageChange.__table__), history_rows)
+            if self.dialect == "sqlite":
+                bulk.sqlite_insert(self.s.connection(), StageChange.__table__, history_rows)
+            else:
+                self.s.execute(insert(StageChange.__table__), history_rows)
         if stage_updates:
             signals = self._stage_signals(leads, stage_updates, history_rows, now)
-            self.s.execute(update(Lead), [{"id": lid, "stage": st, "updated_at": now} for lid, st in stage_updates.items()])
+            moves = [{"id": lid, "stage": st, "updated_at": now} for lid, st in stage_updates.items()]
+            if self.dialect == "sqlite":  # a plain update by id; entities of these leads loaded in this session
+                bulk.sqlite_update_by_id(self.s.connection(), Lead.__table__, moves)  # read the new stage again
+                for lid in stage_updates:
+                    obj = self.s.identity_map.get(identity_key(Lead, lid))
+                    if obj is not None:
+                        self.s.expire(obj, ["stage", "updated_at"])
+            else:
+                self.s.execute(update(Lead), moves)
             self.publish(signals)
         return len(history_rows), len(slow)
 
@@ -721,6 +744,10 @@ class Ingestor:
     def _write_states(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
+        if self.dialect == "sqlite":  # below SQLAlchemy's per-row processing (store/bulk.py)
+            bulk.sqlite_insert(self.s.connection(), ScoreState.__table__, rows, conflict=("lead_id", "model_key"),
+                          update=_STATE_UPDATE)
+            return
         stmt = _statements(self.dialect).upsert_states
         for part in _chunks(rows, 2000):
             self.s.execute(stmt, list(part))
@@ -733,6 +760,7 @@ class Ingestor:
                 "cause_id": tr.cause_id}
 
 
+_STATE_UPDATE = ("model_version", "fit", "grade", "engagement", "scored_at", "last_event_at", "state", "updated_at")
 _SQLITE_INSERT_EVENTS = (
     "INSERT INTO events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, "
     "properties, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, message_id) DO NOTHING")
@@ -749,6 +777,21 @@ _PG_MOVE_STAGE = (
     "FROM staged ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id")
 
 
+# the columns _statements reads for scoring, and the rule attributes (lead_attrs / account_attrs) taken from
+# those rows by position: a Row's attribute access by name cost more than the fit rules themselves
+_LEAD_COLS = ("id", "email", "stage", "account_id", "properties", *LEAD_FIELDS)
+_ACCOUNT_COLS = ("id", "domain", "properties", *ACCOUNT_FIELDS)
+
+
+def _attrs_by_position(cols: tuple[str, ...], names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+    pick = itemgetter(*(cols.index(n) for n in names))
+    return lambda row: dict(zip(names, pick(row), strict=True))
+
+
+_LEAD_ATTRS = _attrs_by_position(_LEAD_COLS, ("email", *LEAD_FIELDS, "properties"))  # = lead_attrs(row)
+_ACCOUNT_ATTRS = _attrs_by_position(_ACCOUNT_COLS, ("domain", *ACCOUNT_FIELDS, "properties"))  # = account_attrs
+
+
 @cache
 def _statements(dialect: str) -> SimpleNamespace:
     """The write path's hot statements, built once per dialect (bound parameters ``ws`` and the expanding
@@ -762,15 +805,13 @@ def _statements(dialect: str) -> SimpleNamespace:
     def in_ws(column: Any) -> Any:
         return column.concat("") == ws if dialect == "sqlite" else column == ws
 
-    lead_cols = [Lead.id, Lead.email, Lead.stage, Lead.account_id, Lead.properties,
-                 *(getattr(Lead, c) for c in LEAD_FIELDS)]
-    acc_cols = [Account.id, Account.domain, Account.properties, *(getattr(Account, c) for c in ACCOUNT_FIELDS)]
+    lead_cols = [getattr(Lead, c) for c in _LEAD_COLS]
+    acc_cols = [getattr(Account, c) for c in _ACCOUNT_COLS]
     table = ScoreState.__table__  # Core statement: no ORM bulk bookkeeping per row
     ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     upsert = ins.on_conflict_do_update(
         index_elements=["lead_id", "model_key"],
-        set_={c: ins.excluded[c] for c in ("model_version", "fit", "grade", "engagement", "scored_at",
-                                            "last_event_at", "state", "updated_at")})
+        set_={c: ins.excluded[c] for c in _STATE_UPDATE})
     lead_rows = select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids))
     if dialect == "postgresql":  # locked as read (see Ingestor._qualify)
         lead_rows = lead_rows.order_by(Lead.id).with_for_update(key_share=True)
@@ -891,12 +932,6 @@ def failed_rows(session: Session, limit: int = 100) -> list[dict[str, Any]]:
                                   qq.c.failed_at, qq.c.error).where(qq.c.failed_at.is_not(None))
                            .order_by(qq.c.seq).limit(limit)).all()
     return [dict(r._mapping) for r in rows]
-
-
-def sqlite_datetime(value: datetime) -> str:
-    """A datetime as SQLAlchemy's SQLite DATETIME type stores it: ``YYYY-MM-DD HH:MM:SS.ffffff``, wall time
-    (the values written here are aware UTC, so UTC)."""
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _is_manual(tr: Transition, rows: list[StageChange]) -> bool:
