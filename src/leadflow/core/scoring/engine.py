@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadflow.core.scoring.rules import event_matches, fit_rule_matches, lead_value, matches
+from leadflow.core.scoring.rules import event_matches, lead_value, matches
 from leadflow.core.scoring.spec import EngagementRule, ScoringModel
 from leadflow.core.timeutil import DAY
 
@@ -68,8 +68,9 @@ class FitResult:
 def score_fit(model: ScoringModel, lead: Mapping[str, Any], account: Mapping[str, Any] | None) -> FitResult:
     hits = []
     for rule in model.fit.rules:
-        if fit_rule_matches(rule, lead, account):
-            hits.append(FitHit(rule.id, rule.field, lead_value(rule.field, lead, account), rule.points, rule.description))
+        value = lead_value(rule.field, lead, account)  # fit_rule_matches, with the value resolved once
+        if matches(rule, value):
+            hits.append(FitHit(rule.id, rule.field, value, rule.points, rule.description))
     points = math.fsum(h.points for h in hits)
     return FitResult(points=points, grade=model.grade(points), hits=tuple(hits))
 
