@@ -44,11 +44,10 @@ from leadflow.api.metrics import (
     QUALIFY_FAILED,
 )
 from leadflow.core.events import ValidEvent
-from leadflow.services.ingest import EventResult, Ingestor, QueueDrainer, queue_depth
+from leadflow.services.ingest import EventResult, Ingestor, QueueDrainer, queue_depth, workspace_row
 from leadflow.services.pacing import StepSizer
 from leadflow.settings import Settings
 from leadflow.store.db import Database
-from leadflow.store.tables import Workspace
 
 log = logging.getLogger("leadflow.ingest")
 
@@ -315,7 +314,7 @@ class IngestWriter:
         self._finish_all(units)
 
     def _apply(self, s: Any, units: list[Unit]) -> None:
-        ws = s.get(Workspace, units[0].workspace_id)
+        ws = workspace_row(s, units[0].workspace_id)
         if ws is None:
             raise LookupError(f"no workspace {units[0].workspace_id}")
         ing = Ingestor(s, ws, allow_custom_types=self.settings.allow_custom_event_types,

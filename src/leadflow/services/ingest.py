@@ -102,9 +102,12 @@ def email_domain(email: str) -> str | None:
 
 
 class Ingestor:
-    """Write path for one workspace. Use one per batch inside a unit of work (``Database.session()``)."""
+    """Write path for one workspace. Use one per batch inside a unit of work (``Database.session()``).
 
-    def __init__(self, session: Session, workspace: Workspace, *, allow_custom_types: bool = True,
+    ``workspace``: a :class:`Workspace` or a :func:`workspace_row` (only its ``id`` and ``lifecycle_model`` are read).
+    """
+
+    def __init__(self, session: Session, workspace: Any, *, allow_custom_types: bool = True,
                  future_policy: str = "clamp") -> None:
         self.s = session
         self.ws = workspace
@@ -158,10 +161,10 @@ class Ingestor:
 
     def _account_ids_by_domain(self, domains: list[str]) -> dict[str, str]:
         """domain -> account id, two columns read (no entities)."""
+        stmt = _statements(self.dialect).account_ids_by_domain
         out: dict[str, str] = {}
         for part in _chunks(domains):
-            out.update(self.s.execute(select(Account.domain, Account.id).where(
-                Account.workspace_id == self.ws.id, Account.domain.in_(part))).all())
+            out.update(self.s.execute(stmt, {"ws": self.ws.id, "ids": list(part)}).all())
         return out
 
     def _accounts_by_domain(self, domains: list[str]) -> dict[str, Account]:
@@ -284,10 +287,10 @@ class Ingestor:
 
     def _lead_ids_by_email(self, emails: list[str]) -> dict[str, str]:
         """email -> lead id, two columns read (no entities: the event path needs only the ids)."""
+        stmt = _statements(self.dialect).lead_ids_by_email
         out: dict[str, str] = {}
         for part in _chunks(emails):
-            out.update(self.s.execute(select(Lead.email, Lead.id).where(Lead.workspace_id == self.ws.id,
-                                                                        Lead.email.in_(part))).all())
+            out.update(self.s.execute(stmt, {"ws": self.ws.id, "ids": list(part)}).all())
         return out
 
     # -------------------------------------------------------------------------------------- events
@@ -446,11 +449,10 @@ class Ingestor:
         return len(rows)
 
     def _identities(self, anon_ids: list[str]) -> dict[str, str]:
+        stmt = _statements(self.dialect).identities
         out: dict[str, str] = {}
         for part in _chunks(anon_ids):
-            for a, lid in self.s.execute(select(Identity.anonymous_id, Identity.lead_id).where(
-                    Identity.workspace_id == self.ws.id, Identity.anonymous_id.in_(part))):
-                out[a] = lid
+            out.update(self.s.execute(stmt, {"ws": self.ws.id, "ids": list(part)}).all())
         return out
 
     def _insert_events(self, rows: list[dict[str, Any]]) -> set[str]:
@@ -805,22 +807,29 @@ def _statements(dialect: str) -> SimpleNamespace:
     def in_ws(column: Any) -> Any:
         return column.concat("") == ws if dialect == "sqlite" else column == ws
 
-    lead_cols = [getattr(Lead, c) for c in _LEAD_COLS]
-    acc_cols = [getattr(Account, c) for c in _ACCOUNT_COLS]
+    # table columns, not ORM attributes: a Core select runs through the session without the ORM's
+    # compile-state and row bookkeeping (a third of the cost of a small lookup)
+    lead, acc, state = Lead.__table__.c, Account.__table__.c, ScoreState.__table__.c
+    ident = Identity.__table__.c
     table = ScoreState.__table__  # Core statement: no ORM bulk bookkeeping per row
     ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     upsert = ins.on_conflict_do_update(
         index_elements=["lead_id", "model_key"],
         set_={c: ins.excluded[c] for c in _STATE_UPDATE})
-    lead_rows = select(*lead_cols).where(in_ws(Lead.workspace_id), Lead.id.in_(ids))
+    lead_rows = select(*(lead[c] for c in _LEAD_COLS)).where(in_ws(lead.workspace_id), lead.id.in_(ids))
     if dialect == "postgresql":  # locked as read (see Ingestor._qualify)
-        lead_rows = lead_rows.order_by(Lead.id).with_for_update(key_share=True)
+        lead_rows = lead_rows.order_by(lead.id).with_for_update(key_share=True)
     return SimpleNamespace(
         lead_rows=lead_rows,
-        account_rows=select(*acc_cols).where(in_ws(Account.workspace_id), Account.id.in_(ids)),
-        states=select(ScoreState.lead_id, ScoreState.model_key, ScoreState.model_version, ScoreState.state)
-        .where(in_ws(ScoreState.workspace_id), ScoreState.lead_id.in_(ids)),
-        upsert_states=upsert)
+        account_rows=select(*(acc[c] for c in _ACCOUNT_COLS)).where(in_ws(acc.workspace_id), acc.id.in_(ids)),
+        states=select(state.lead_id, state.model_key, state.model_version, state.state)
+        .where(in_ws(state.workspace_id), state.lead_id.in_(ids)),
+        upsert_states=upsert,
+        # lookups by the unique keys (workspace, email / domain / anonymous id): the unique index serves them
+        lead_ids_by_email=select(lead.email, lead.id).where(lead.workspace_id == ws, lead.email.in_(ids)),
+        account_ids_by_domain=select(acc.domain, acc.id).where(acc.workspace_id == ws, acc.domain.in_(ids)),
+        identities=select(ident.anonymous_id, ident.lead_id).where(ident.workspace_id == ws,
+                                                                   ident.anonymous_id.in_(ids)))
 
 
 def queued_workspace(session: Session) -> str | None:
@@ -843,12 +852,25 @@ def queue_depth(session: Session, workspace_id: str | None = None, *, failed: bo
 MAX_QUALIFY_ATTEMPTS = 3
 
 
+@cache
+def _workspace_stmt() -> Any:
+    w = Workspace.__table__.c
+    return select(w.id, w.slug, w.name, w.lifecycle_model).where(w.id == bindparam("ws"))
+
+
+def workspace_row(session: Session, workspace_id: str) -> Any:
+    """The workspace columns an :class:`Ingestor` reads (``id``, ``slug``, ``name``, ``lifecycle_model``), as a
+    read-only row, or None: one Core select, for the write path's transactions (``Session.get`` loading the
+    entity cost about a tenth of a small ingest transaction)."""
+    return session.execute(_workspace_stmt(), {"ws": workspace_id}).first()
+
+
 def _qualify_slice(db: Any, settings: Any, limit: int, taken: list[int] | None = None) -> int:
     with db.session() as s:
         ws_id = queued_workspace(s)
         if ws_id is None:
             return 0
-        ws = s.get(Workspace, ws_id)
+        ws = workspace_row(s, ws_id)
         return Ingestor(s, ws, allow_custom_types=settings.allow_custom_event_types,
                         future_policy=settings.future_timestamps).qualify_queued(limit, taken)
 

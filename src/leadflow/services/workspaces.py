@@ -77,9 +77,9 @@ def set_active(session: Session, workspace_id: str, key: str, version: int) -> N
 def _active_rows_stmt() -> Any:
     """Built once (bound parameter ``ws``): it runs in every ingest transaction, where building it each time
     cost as much as running it."""
-    return select(ScoringModelRow.id, ScoringModelRow.key, ScoringModelRow.version, ScoringModelRow.checksum).where(
-        ScoringModelRow.workspace_id == bindparam("ws"), ScoringModelRow.active.is_(True)
-    ).order_by(ScoringModelRow.key)
+    m = ScoringModelRow.__table__.c  # table columns: a Core select skips the ORM's per-statement bookkeeping
+    return select(m.id, m.key, m.version, m.checksum).where(
+        m.workspace_id == bindparam("ws"), m.active.is_(True)).order_by(m.key)
 
 
 def active_models(session: Session, workspace_id: str) -> list[ScoringModel]:
