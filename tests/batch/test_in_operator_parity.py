@@ -3,6 +3,11 @@
 ``in`` matches when ``equals`` would match one item: lists mixing numeric, text and boolean items (NaN,
 infinities, -0.0, numeric strings) are drawn and checked on JSON values (engagement properties) and on typed
 columns (fit fields), with missing values, against the pure function.
+
+Booleans against text and numbers (``equals``, ``not_equals``, ``in``, ``not_in``): a boolean equals only
+what reads as a boolean (``rules.bool_reading``: true / false words, stripped and in any case, and the
+numbers 1 / 0); words with every kind of whitespace Python strips, near-words and other text, other numbers
+and JSON lists / objects are drawn against boolean constants and boolean values.
 """
 
 from __future__ import annotations
@@ -125,5 +130,107 @@ def test_in_matches_python_on_typed_columns(conds, data):
         "s": column(st.sampled_from(TEXTS), pa.string()),
         "i": column(st.sampled_from([0, 1, -1, 10, 20, 7, 2**53]), pa.int64()),
         "f": column(st.sampled_from([x for x in ITEM_NUMBERS if not isinstance(x, int)]), pa.float64()),
+        "b": column(st.booleans(), pa.bool_()),
+    })
+
+
+# ------------------------------------------------------------------- booleans vs text and numbers
+
+# true / false words in several cases and with the whitespace str.strip() removes (SQL TRIM does not:
+# vertical tab, \x1c-\x1f, NEL, NBSP, the Unicode spaces), near-words and other text
+BOOL_TEXTS = ["true", "TRUE", "True ", "t", "T", "yes", " YES ", "Y", "y", "1", " 1\n", "false", "FALSE", "F",
+              "f", "n", "N", "no", " No ", "0", "\u3000false\x85", "\x0bT\x1c", "yes\t", "\xa0n\u2028",
+              "ebook", "Ebook", "whitepaper", "maybe", "off", "on", "tru", "yess", "0.0", "00", "1.0", "-0",
+              "y es", "\u200bno", "nO\u200b", "ye\u017f", "\u212a", "\u0130", "", " "]
+BOOL_NUMBERS = [0, 1, -1, 2, 7, 0.0, -0.0, 1.0, 0.5, 1.5, 10**20, 1e-300]
+# random strings over the letters of the words, digits and whitespace (Python's and others)
+word_like = st.text(alphabet="tTrRuUeEyYsSnNoOfFaAlL01 \t\n\x0b\x1f\x85\xa0\u2003\u3000\u200b", max_size=6)
+bool_texts = st.one_of(st.sampled_from(BOOL_TEXTS), st.sampled_from(TEXTS), word_like)
+bool_scalars = st.one_of(st.none(), st.booleans(), st.sampled_from(BOOL_NUMBERS), bool_texts)
+bool_items = st.one_of(st.booleans(), st.sampled_from([*BOOL_NUMBERS, math.nan, math.inf]), bool_texts)
+# lists and objects are compared with booleans only (their str() is the documented approximation)
+bool_containers = st.sampled_from([[], ["x"], [False], [0], {}, {"a": 1}, {"a": False}])
+
+
+@st.composite
+def bool_conditions(draw, containers_ok: bool = False) -> Condition:
+    """equals / not_equals with a boolean constant (or, for boolean values, a text or number constant),
+    in / not_in with a list holding booleans (and other items) - with containers only boolean constants and
+    items, which never compare text."""
+    op = draw(st.sampled_from(["equals", "not_equals", "in", "not_in"]))
+    cs = draw(st.booleans())
+    if containers_ok:
+        item = st.booleans()
+    else:
+        item = st.one_of(st.booleans(), bool_items)
+    if op in ("equals", "not_equals"):
+        return Condition(op=op, value=draw(item), case_sensitive=cs)
+    items = draw(st.lists(item, max_size=4))
+    if draw(st.booleans()):  # make sure of a boolean item, somewhere among the others
+        items.insert(draw(st.integers(0, len(items))), draw(st.booleans()))
+    return Condition(op=op, value=items, case_sensitive=cs)
+
+
+FIXED_BOOL = [
+    Condition(op="equals", value=False), Condition(op="equals", value=True),
+    Condition(op="not_equals", value=False), Condition(op="not_equals", value=True),
+    Condition(op="equals", value="ebook"), Condition(op="equals", value="no"), Condition(op="equals", value=" YES "),
+    Condition(op="equals", value=1), Condition(op="equals", value=0), Condition(op="equals", value=7),
+    Condition(op="not_equals", value="ebook"), Condition(op="not_equals", value=0),
+    Condition(op="in", value=["ebook", "whitepaper"]), Condition(op="not_in", value=["ebook", "whitepaper"]),
+    Condition(op="in", value=[False]), Condition(op="not_in", value=[False]), Condition(op="in", value=[True, "vp"]),
+    Condition(op="in", value=["no", 7]), Condition(op="in", value=[0, math.nan]), Condition(op="not_in", value=[1]),
+]
+
+
+def test_python_whitespace_is_what_the_batch_engine_strips():
+    assert set(bx._SPACES) == {ch for ch in map(chr, range(0x110000)) if ch.isspace()}
+
+
+def test_fixed_booleans_against_text_and_numbers_on_json_values():
+    values = [True, False, "ebook", "false", "no", "0", "f", "YES ", "y", "1", "maybe", "", 0, 1, 1.0, -0.0, 7, 0.5,
+              "\u3000false\x85", None]
+    check_json(FIXED_BOOL, values)
+    check_json([c for c in FIXED_BOOL if all(isinstance(x, bool) for x in
+                                             (c.value if isinstance(c.value, list) else [c.value]))],
+               [[], ["ebook"], {}, {"a": 1}])
+
+
+def test_fixed_booleans_against_text_and_numbers_on_typed_columns():
+    data = {
+        "s": pa.array(["ebook", "false", "No", " yes ", "1", "0", "maybe", "", None, "\x0bT\x1c", "tru"]),
+        "i": pa.array([0, 1, 7, -1, None, 2, 1, 0, 10, 0, 1], pa.int64()),
+        "f": pa.array([0.0, -0.0, 1.0, 0.5, math.nan, None, math.inf, 1e20, 2.0, 1.0, 0.0]),
+        "b": pa.array([True, False, None, True, False, None, True, False, True, False, True]),
+    }
+    check_columns(FIXED_BOOL, data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conds=st.lists(bool_conditions(), min_size=1, max_size=6),
+       values=st.lists(bool_scalars, min_size=1, max_size=12))
+def test_booleans_vs_text_and_numbers_match_python_on_json_scalars(conds, values):
+    check_json(conds, values)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conds=st.lists(bool_conditions(containers_ok=True), min_size=1, max_size=4),
+       values=st.lists(st.one_of(bool_containers, bool_scalars), min_size=1, max_size=8))
+def test_booleans_vs_lists_and_objects_match_python_on_json_values(conds, values):
+    check_json(conds, values)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conds=st.lists(bool_conditions(), min_size=1, max_size=6), data=st.data())
+def test_booleans_vs_text_and_numbers_match_python_on_typed_columns(conds, data):
+    n = data.draw(st.integers(1, 8))
+
+    def column(values, dtype):
+        return pa.array(data.draw(st.lists(st.one_of(st.none(), values), min_size=n, max_size=n)), dtype)
+
+    check_columns(conds, {
+        "s": column(bool_texts, pa.string()),
+        "i": column(st.sampled_from([0, 1, -1, 2, 7, 10]), pa.int64()),
+        "f": column(st.sampled_from([0.0, -0.0, 1.0, 0.5, 2.0, math.nan, math.inf, -math.inf]), pa.float64()),
         "b": column(st.booleans(), pa.bool_()),
     })

@@ -1,7 +1,8 @@
 """``in`` / ``not_in`` compare like ``equals``: ``in`` matches exactly when ``equals`` would match one item.
 
-Numbers compare numerically (when the item is a non-string number), booleans by truthiness (when the item
-or the value is a boolean), everything else as normalised text - item by item, as ``equals`` does.
+Numbers compare numerically (when the item is a non-string number), booleans by the truth the other side
+reads as (``rules.bool_reading``: true / false words, 1 / 0; anything else matches no boolean), everything
+else as normalised text - item by item, as ``equals`` does.
 """
 
 from __future__ import annotations
@@ -93,11 +94,12 @@ def test_string_items_case_sensitive(value, expected):
     ("value", "expected"),
     [
         (True, True), ("true", True),
-        ("yes", True), ("Y", True), (" t ", True), (1, True), (1.0, True), ("1", True), (7, True),  # were False
+        ("yes", True), ("Y", True), (" t ", True), (1, True), (1.0, True), ("1", True),
         (False, False), ("no", False), (0, False), ("0", False), ("abc", False),
+        (7, False), (0.5, False), (["x"], False),  # no boolean reading: were True (truthy)
     ],
 )
-def test_true_item_matches_truthy_values(value, expected):
+def test_true_item_matches_true_values(value, expected):
     assert matches(c("in", [True]), value) is expected
     assert matches(c("in", [True]), value) is equals_any([True], value)
     assert matches(c("not_in", [True]), value) is (not expected)
@@ -106,24 +108,27 @@ def test_true_item_matches_truthy_values(value, expected):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [(False, True),
-     ("no", True), (0, True), ("0", True), ("abc", True),  # were False: falsy values other than False
-     (True, False), ("yes", False), (1, False), ("false ", True)],
+     ("no", True), (0, True), ("0", True), ("false ", True), ("F", True), (-0.0, True),
+     ("abc", False), ("ebook", False), ("maybe", False), ([], False),  # no boolean reading: were True (falsy)
+     (True, False), ("yes", False), (1, False)],
 )
-def test_false_item_matches_falsy_values(value, expected):
+def test_false_item_matches_false_values(value, expected):
     assert matches(c("in", [False]), value) is expected
     assert matches(c("in", [False]), value) is equals_any([False], value)
 
 
-def test_boolean_values_compare_by_truthiness_with_any_item():
-    # as equals does when the *value* is a boolean, whatever the item
-    assert matches(c("in", ["yes", "maybe"]), True)  # was False ("true" not in the list)
-    assert matches(c("in", [1]), True)  # was False
-    assert matches(c("in", [0]), False)  # was False
-    assert matches(c("in", ["vp"]), False)  # "vp" is not truthy: equals "vp" matches False too
+def test_boolean_values_compare_by_truth_with_items_that_read_as_booleans():
+    # as equals does when the *value* is a boolean: items reading as a boolean by their truth, others never
+    assert matches(c("in", ["yes", "maybe"]), True)
+    assert matches(c("in", [1]), True)
+    assert matches(c("in", [0]), False)
+    assert not matches(c("in", ["vp"]), False)  # "vp" reads as no boolean (was True: "vp" is not truthy)
+    assert not matches(c("in", ["ebook", "whitepaper"]), False)  # was True
+    assert not matches(c("in", [7]), True)  # was True
     assert not matches(c("in", ["vp"]), True)
     assert not matches(c("in", ["true"]), False)
     assert not matches(c("in", [0, "no"]), True)
-    for items in (["yes", "maybe"], [1], [0], ["vp"], ["true"], [0, "no"]):
+    for items in (["yes", "maybe"], [1], [0], ["vp"], ["true"], [0, "no"], ["ebook", "whitepaper"], [7]):
         for value in (True, False):
             assert matches(c("in", items), value) is equals_any(items, value)
 
@@ -133,12 +138,13 @@ def test_boolean_values_compare_by_truthiness_with_any_item():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("VP", True), (10, True), (True, True), ("yes", True), (11, True), ("10.0", True), (10.0, True),
-     ("director", False), (0, False), ("no", False), ("0", False), ("11", False), (["vp"], True), ([], False)],
+    [("VP", True), (10, True), (True, True), ("yes", True), (1, True), ("10.0", True), (10.0, True),
+     ("director", False), (0, False), ("no", False), ("0", False), ("11", False), (11, False), (["vp"], False),
+     ([], False), (False, False)],
 )
 def test_mixed_list(value, expected):
-    # 11 and ["vp"] match through the item True (they are truthy), as equals: true would; "11" is no
-    # true-word, and is no 10
+    # 1 and "yes" match through the item True (they read as true), as equals: true would; 11 and ["vp"] read
+    # as no boolean (they were truthy), "11" is no true-word, and neither is 10
     items = ["vp", 10, True]
     assert matches(c("in", items), value) is expected
     assert matches(c("in", items), value) is equals_any(items, value)
@@ -169,7 +175,7 @@ def test_nan_item_equals_no_number():
     assert not matches(c("in", [math.nan]), float("nan"))  # was True
     assert not matches(c("in", [math.nan]), "nan")  # was True
     assert matches(c("not_in", [math.nan]), math.nan)  # was False
-    assert matches(c("in", [math.nan]), True)  # bool(nan) is True, as equals: nan matches True
+    assert not matches(c("in", [math.nan]), True)  # NaN reads as no boolean (was True: bool(nan))
     assert not matches(c("in", [math.nan]), 1.0)
 
 
@@ -177,7 +183,7 @@ def test_nan_values():
     assert not matches(c("in", [1, 2]), math.nan)
     assert not matches(c("in", [1, 2]), "NaN")
     assert matches(c("in", ["nan"]), math.nan)  # a string item: compared as text, "nan" == "nan"
-    assert matches(c("in", [True]), math.nan)  # truthy, as equals: True
+    assert not matches(c("in", [True]), math.nan)  # NaN reads as no boolean (was True: truthy)
     for items in ([1, 2], ["nan"], [True], [math.nan, "x"]):
         for value in (math.nan, "nan", "NaN"):
             assert matches(c("in", items), value) is equals_any(items, value)

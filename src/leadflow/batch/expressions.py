@@ -15,9 +15,10 @@ Inputs are the *normalised* tables of :mod:`leadflow.batch.source`:
 
 How Python's dynamic types are mirrored: a value (a typed column, or a JSON property) is split into the
 *parts* the operators need - its ``str()`` (NULL when missing: None, JSON null, absent key or ""), its
-number (``rules._number``), whether it is a boolean, its truthiness, whether it is a list - each a ``CASE``
-over what the value is, in the order the Python code tests it. The positive operators are false on
-missing values and ``not_equals`` / ``not_in`` are the negation of the NULL-safe positive, as in Python.
+number (``rules._number``), whether it is a boolean, the truth it reads as (``rules.bool_reading``),
+whether it is a list - each a ``CASE`` over what the value is, in the order the Python code tests it. The
+positive operators are false on missing values and ``not_equals`` / ``not_in`` are the negation of the
+NULL-safe positive, as in Python.
 The parts are computed once per value in a projection and the rules' tests read those columns, which keeps
 the SQL small (fast to compile) and evaluates each JSON property once per row.
 
@@ -49,7 +50,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from leadflow.core.scoring.rules import FREE_MAIL_DOMAINS
+from leadflow.core.scoring.rules import FALSE_WORDS, FREE_MAIL_DOMAINS, TRUE_WORDS, bool_reading
 from leadflow.core.scoring.spec import ACCOUNT_FIELDS, LEAD_FIELDS, Condition, EngagementRule, ScoringModel
 from leadflow.core.timeutil import DAY, epoch
 
@@ -80,7 +81,13 @@ LEAD_COLUMNS = tuple(sorted(LEAD_FIELDS - {"email_domain", "free_mail"}))
 #: Account columns the fit expressions may read (besides ``id`` and ``properties``).
 ACCOUNT_COLUMNS = tuple(sorted(ACCOUNT_FIELDS))
 
-_TRUE_WORDS = ("1", "true", "yes", "y", "t")  # rules._truthy
+# rules.bool_reading on text: str.strip() removes the characters for which str.isspace() holds (these;
+# a test checks the list), where SQL TRIM removes spaces, tabs and newlines only - so the words are matched
+# by a regular expression (RE2 syntax) on the lower-cased text, surrounded by any of those characters.
+_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+           "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(ch):x}}}" for ch in _SPACES) + "]*"
+_BOOL_WORD = f"^{_SPACE_CLASS}({'|'.join(TRUE_WORDS + FALSE_WORDS)}){_SPACE_CLASS}$"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INTEGER_TOKEN = r"^-?[0-9]+$"
 
@@ -209,20 +216,20 @@ class _Value:
             return _NULL_FLOAT
         return parts[0] if len(parts) == 1 else ibis.coalesce(*parts)
 
-    def truthy(self) -> ir.BooleanValue:
-        """``rules._truthy``, NULL when the value is missing."""
-        branches = []
+    def boolean(self) -> ir.BooleanValue:
+        """``rules.bool_reading``: the truth the value reads as, NULL when it reads as no boolean (text
+        other than a true or false word, numbers other than 1 and 0, lists, objects) or is missing."""
+        word = None
         if self.s is not None:
-            branches.append((self.s.notnull(), self.s.nullif("").strip().lower().isin(_TRUE_WORDS)))
+            word = self.s.lower().re_extract(_BOOL_WORD, 1)  # "" when no word
+        branches = []
+        if word is not None:
+            branches += [(word.isin(TRUE_WORDS), True), (word.isin(FALSE_WORDS), False)]
         if self.n is not None:
-            branches.append((self.n.notnull(), self.n != 0))
+            branches += [(self.n == 1.0, True), (self.n == 0.0, False)]
         if self.b is not None:
             branches.append((self.b.notnull(), self.b))
-        else_: ir.Value = _NULL_BOOL
-        if self.raw is not None:
-            raw = self.raw
-            else_ = ibis.ifelse(raw.startswith("[") | raw.startswith("{"), (raw != "[]") & (raw != "{}"), _NULL_BOOL)
-        return ibis.cases(*branches, else_=else_) if branches else else_
+        return ibis.cases(*branches, else_=_NULL_BOOL) if branches else _NULL_BOOL
 
     def parts(self, needs: set[str]) -> dict[str, ir.Value]:
         """The parts ``needs`` names (see :func:`_needs`) that this value can have."""
@@ -231,8 +238,8 @@ class _Value:
             out["text"] = self.text()
         if "number" in needs:
             out["number"] = self.number()
-        if "truthy" in needs:
-            out["truthy"] = self.truthy()
+        if "boolean" in needs:
+            out["boolean"] = self.boolean()
         if "b" in needs and self.b is not None:
             out["b"] = self.b
         if "list" in needs and self.json is not None:
@@ -247,7 +254,7 @@ class _Parts:
 
     text: ir.StringValue | None = None
     number: ir.FloatingValue | None = None
-    truthy: ir.BooleanValue | None = None
+    boolean: ir.BooleanValue | None = None  # the truth the value reads as (rules.bool_reading)
     b: ir.BooleanValue | None = None  # None: never a boolean
     is_list: ir.BooleanValue | None = None  # None: never a list
     json: ir.JSONValue | None = None
@@ -260,14 +267,14 @@ def _needs(cond: Condition) -> set[str]:
         return {"number"}
     if op in ("equals", "not_equals"):
         if isinstance(cond.value, bool):
-            return {"truthy"}
+            return {"boolean"}
         return {"text", "b", "number"} if _py_number(cond.value) is not None else {"text", "b"}
     if op == "contains":
         return {"text", "list"}
     if op in ("in", "not_in"):  # what equals needs for each item (see _in)
         needs = {"text", "b"} if cond.value else {"text"}
         if any(isinstance(item, bool) for item in cond.value):
-            needs.add("truthy")
+            needs.add("boolean")
         if any(_py_number(item) is not None for item in cond.value):
             needs.add("number")
         return needs
@@ -300,12 +307,6 @@ def _const(value: Any, case_sensitive: bool) -> str:
     return text if case_sensitive else text.casefold()
 
 
-def _py_truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in _TRUE_WORDS
-    return bool(value)
-
-
 def _py_number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -317,11 +318,12 @@ def _py_number(value: Any) -> float | None:
 def _equals(cond: Condition, p: _Parts) -> ir.BooleanValue:
     cs, c = cond.case_sensitive, cond.value
     if isinstance(c, bool):
-        return p.truthy == ibis.literal(c)
+        return p.boolean == ibis.literal(c)  # NULL (no match) when the value reads as no boolean
     text_eq = _norm(p.text, cs) == _const(c, cs)
     branches = []
     if p.b is not None:
-        branches.append((p.b.notnull(), p.b == ibis.literal(_py_truthy(c))))
+        truth = bool_reading(c)  # a boolean value equals only a constant that reads as a boolean
+        branches.append((p.b.notnull(), ibis.literal(False) if truth is None else p.b == ibis.literal(truth)))
     num_c = _py_number(c)
     if num_c is not None:
         branches.append((p.number.notnull(), p.number == ibis.literal(num_c, "float64")))
@@ -330,6 +332,8 @@ def _equals(cond: Condition, p: _Parts) -> ir.BooleanValue:
 
 def _bool_in(value: ir.BooleanValue, options: set[bool]) -> ir.BooleanValue:
     """``value in options`` for a boolean ``value`` (NULL stays NULL)."""
+    if not options:
+        return ibis.literal(False)
     if options == {True, False}:
         return ibis.ifelse(value.notnull(), True, _NULL_BOOL)
     return value if True in options else ~value
@@ -341,8 +345,9 @@ def _text_in(text: ir.StringValue, options: set[str]) -> ir.BooleanValue:
 
 def _in(cond: Condition, p: _Parts) -> ir.BooleanValue:
     """``equals`` on any item (``rules._in``): the items split by how ``equals`` compares them - boolean
-    items by the value's truthiness, numeric items numerically (as text when the value is no number), the
-    others as text; a boolean value by its truth against every item's truthiness. One IN-list per kind."""
+    items by the truth the value reads as (none when it reads as no boolean), numeric items numerically (as
+    text when the value is no number), the others as text; a boolean value by its truth against the truths
+    the items read as. One IN-list per kind."""
     if not cond.value:
         return ibis.literal(False)
     cs = cond.case_sensitive
@@ -363,7 +368,7 @@ def _in(cond: Condition, p: _Parts) -> ir.BooleanValue:
     text = _norm(p.text, cs)
     tests: list[ir.BooleanValue] = []
     if bools:
-        tests.append(_bool_in(p.truthy, bools))
+        tests.append(_bool_in(p.boolean, bools))
     if numeric_texts:
         number_in = (p.number.isin([ibis.literal(x, "float64") for x in sorted(numbers)]) if numbers
                      else ibis.literal(False))
@@ -374,7 +379,8 @@ def _in(cond: Condition, p: _Parts) -> ir.BooleanValue:
     rest = ibis.or_(*tests) if tests else ibis.literal(False)
     if p.b is None:
         return rest
-    return ibis.ifelse(p.b.notnull(), _bool_in(p.b, {_py_truthy(item) for item in cond.value}), rest)
+    truths = {t for t in map(bool_reading, cond.value) if t is not None}  # items reading as no boolean: none
+    return ibis.ifelse(p.b.notnull(), _bool_in(p.b, truths), rest)
 
 
 def _json_element_text(e: ir.JSONValue) -> ir.StringValue:

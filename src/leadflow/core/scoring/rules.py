@@ -47,7 +47,14 @@ def _number(value: Any) -> float | None:
 
 
 def matches(cond: Condition, value: Any) -> bool:
-    """Whether ``value`` satisfies ``cond``. Missing values (None or "") satisfy only ``not_*`` tests."""
+    """Whether ``value`` satisfies ``cond``. Missing values (None or "") satisfy only ``not_*`` tests.
+
+    ``equals``: when either side is a boolean, both sides are compared by the truth they read as
+    (:func:`bool_reading`), and a side that reads as no boolean matches nothing - ``false`` does not equal
+    ``"ebook"``, nor does ``true`` equal ``7``. Otherwise numerically when both sides are numbers and the
+    constant is not a string, else as (normalised) text. ``in`` matches when ``equals`` matches any item;
+    ``not_equals`` / ``not_in`` are the negations (and hold for missing values).
+    """
     op = cond.op
     present = value is not None and value != ""
     if op == "exists":
@@ -65,7 +72,8 @@ def matches(cond: Condition, value: Any) -> bool:
     cs = cond.case_sensitive
     if op == "equals":
         if isinstance(cond.value, bool) or isinstance(value, bool):
-            return _truthy(value) == _truthy(cond.value)
+            truth = bool_reading(value)
+            return truth is not None and truth == bool_reading(cond.value)
         num_a, num_b = _number(value), _number(cond.value)
         if num_a is not None and num_b is not None and not isinstance(cond.value, str):
             return num_a == num_b
@@ -94,8 +102,9 @@ class _InSets(NamedTuple):
     texts: frozenset[str]  # items compared as text whatever the value (strings, None, containers ...)
     texts_num: frozenset[str]  # texts and the numeric items: the test for values that are not numbers
     numbers: frozenset[float]  # the numeric items (not strings, not booleans) as floats, NaN left out
-    bools: frozenset[bool]  # the boolean items: compared with the value's truthiness
-    truths: frozenset[bool]  # every item's truthiness: the test for boolean values
+    bools: frozenset[bool]  # the boolean items: compared with the truth the value reads as
+    truths: frozenset[bool]  # the truths the items read as (items reading as no boolean left out): the
+    # test for boolean values
     numeric: bool  # whether there are numeric items (NaN included)
 
 
@@ -126,7 +135,7 @@ def _in_sets(cond: Condition) -> _InSets:
         texts_num=frozenset(texts | numeric_texts),
         numbers=frozenset(numbers),
         bools=frozenset(bools),
-        truths=frozenset(_truthy(item) for item in cond.value),
+        truths=frozenset(t for t in map(bool_reading, cond.value) if t is not None),
         numeric=bool(numeric_texts),
     )
     if len(_IN_SETS) > 4096:
@@ -138,13 +147,14 @@ def _in_sets(cond: Condition) -> _InSets:
 def _in(cond: Condition, value: Any) -> bool:
     """``in`` on a present value: whether ``equals`` would match one of the items, as set lookups.
 
-    ``equals`` compares by truthiness when either side is a boolean, numerically when both are numbers and
-    the item is not a string, and as normalised text otherwise; each case is one lookup here.
+    ``equals`` compares by the truth both sides read as when either side is a boolean (no match when the
+    other reads as no boolean), numerically when both are numbers and the item is not a string, and as
+    normalised text otherwise; each case is one lookup here.
     """
     sets = _in_sets(cond)
     if isinstance(value, bool):
         return value in sets.truths
-    if sets.bools and _truthy(value) in sets.bools:
+    if sets.bools and bool_reading(value) in sets.bools:
         return True
     if sets.numeric:
         num = _number(value)
@@ -155,10 +165,37 @@ def _in(cond: Condition, value: Any) -> bool:
     return bool(sets.texts) and _norm(str(value), cond.case_sensitive) in sets.texts
 
 
-def _truthy(value: Any) -> bool:
+TRUE_WORDS = ("1", "true", "yes", "y", "t")
+FALSE_WORDS = ("0", "false", "no", "n", "f")
+
+
+def bool_reading(value: Any) -> bool | None:
+    """The truth ``value`` reads as when compared with a boolean, or None when it reads as no boolean.
+
+    * a boolean: itself;
+    * a string: a true word (``1 true yes y t``) or a false word (``0 false no n f``), case-insensitive and
+      stripped of surrounding whitespace; any other text (``"ebook"``, ``"maybe"``, ``"2"``) is no boolean;
+    * a number (not a boolean): ``1`` is True and ``0`` is False (``1.0`` and ``-0.0`` too), as flags are
+      commonly stored (``opted_in: 1``) and as the texts ``"1"`` / ``"0"`` read; any other number (a count,
+      an amount, NaN) is no boolean - a marketer testing ``equals: true`` means "the flag is set", not
+      "the employee count is not zero";
+    * anything else (lists, objects ...): no boolean.
+    """
+    if isinstance(value, bool):
+        return value
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y", "t")
-    return bool(value)
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        return None
+    if isinstance(value, int | float):
+        if value == 1:
+            return True
+        if value == 0:
+            return False
+    return None
 
 
 def lead_value(rule_field: str, lead: Mapping[str, Any], account: Mapping[str, Any] | None) -> Any:

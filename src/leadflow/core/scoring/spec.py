@@ -37,9 +37,13 @@ class _Strict(BaseModel):
 class Condition(_Strict):
     """One test on a value: ``op`` with ``value`` (or ``min`` / ``max`` for ``range``).
 
-    ``in`` takes a list and matches when ``equals`` would match any item of it (numbers numerically,
-    booleans by truthiness, text case-insensitively unless ``case_sensitive``); ``not_in`` is its negation,
-    and a missing value (None or "") satisfies it. See :func:`leadflow.core.scoring.rules.matches`.
+    ``equals`` compares numbers numerically, text case-insensitively unless ``case_sensitive``, and - when
+    either side is a boolean - by truth, with values that read as a boolean only: booleans, the words
+    ``1 true yes y t`` / ``0 false no n f`` (any case, stripped) and the numbers 1 / 0; anything else
+    (``ebook``, ``7``, a list) equals no boolean. ``in`` takes a list and matches when ``equals`` would match
+    any item of it; ``not_equals`` / ``not_in`` are the negations, and a missing value (None or "")
+    satisfies them. See :func:`leadflow.core.scoring.rules.matches` and
+    :func:`leadflow.core.scoring.rules.bool_reading`.
     """
 
     op: Op
