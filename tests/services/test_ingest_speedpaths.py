@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.sqlite.base import DATETIME
 
-from leadflow.services.ingest import Ingestor, sqlite_datetime
+from leadflow.services.ingest import Ingestor
+from leadflow.store.bulk import sqlite_datetime
 from leadflow.store.tables import Event, Workspace, new_id
 
 aware = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))

@@ -38,7 +38,6 @@ from leadflow.core.timeutil import as_utc, epoch, from_epoch, utcnow
 from leadflow.services.signals import Signal, publish
 from leadflow.services.workspaces import active_models
 from leadflow.store import bulk
-from leadflow.store.bulk import sqlite_datetime
 from leadflow.store.tables import (
     Account,
     Event,
@@ -85,15 +84,19 @@ class BatchReport:
         return sum(1 for r in self.results if r.status == status)
 
 
+LEAD_ATTRS = ("email", *LEAD_FIELDS, "properties")  # what fit rules read of a lead
+ACCOUNT_ATTRS = ("domain", *ACCOUNT_FIELDS, "properties")  # ... and of its account
+
+
 def lead_attrs(lead: Any) -> dict[str, Any]:
     """A lead (entity or row) as the attribute mapping fit rules read."""
-    return {c: getattr(lead, c) for c in ("email", *LEAD_FIELDS, "properties")}
+    return {c: getattr(lead, c) for c in LEAD_ATTRS}
 
 
 def account_attrs(acc: Any | None) -> dict[str, Any] | None:
     if acc is None:
         return None
-    return {"domain": acc.domain, **{c: getattr(acc, c) for c in ACCOUNT_FIELDS}, "properties": acc.properties}
+    return {c: getattr(acc, c) for c in ACCOUNT_ATTRS}
 
 
 def email_domain(email: str) -> str | None:
@@ -398,17 +401,17 @@ class Ingestor:
     def _enqueue(self, new_events: Mapping[str, list[ScoredEvent]], replay_ids: set[str]) -> None:
         if not self.models:
             return
-        now = utcnow()
-        rows = [(self.ws.id, lid, ev.id, now) for lid, evs in new_events.items() for ev in evs]
-        rows += [(self.ws.id, lid, None, now) for lid in sorted(replay_ids)]
+        now, ws_id = utcnow(), self.ws.id
+        rows = [{"workspace_id": ws_id, "lead_id": lid, "event_id": ev.id, "enqueued_at": now}
+                for lid, evs in new_events.items() for ev in evs]
+        rows += [{"workspace_id": ws_id, "lead_id": lid, "event_id": None, "enqueued_at": now}
+                 for lid in sorted(replay_ids)]
         if not rows:
             return
-        if self.dialect == "sqlite":
-            stamp = sqlite_datetime(now)
-            self.s.connection().exec_driver_sql(_SQLITE_ENQUEUE, [(w, lid, eid, stamp) for w, lid, eid, _ in rows])
+        if self.dialect == "sqlite":  # below SQLAlchemy's per-row processing (store/bulk.py)
+            bulk.sqlite_insert(self.s.connection(), QualifyQueue.__table__, rows)
         else:
-            self.s.execute(insert(QualifyQueue.__table__), [
-                {"workspace_id": w, "lead_id": lid, "event_id": eid, "enqueued_at": at} for w, lid, eid, at in rows])
+            self.s.execute(insert(QualifyQueue.__table__), rows)
 
     def qualify_queued(self, limit: int = 1000, taken: list[int] | None = None) -> int:
         """Fold up to ``limit`` queued events (the oldest first) into their leads' scores and stages, and
@@ -460,7 +463,7 @@ class Ingestor:
 
         Below SQLAlchemy's per-row parameter processing: properties are serialised once with ``json.dumps``
         (what the JSON type does) and, on SQLite, datetimes formatted once as the DATETIME type stores them
-        (:func:`sqlite_datetime`), so the stored rows are the same as a Core insert's
+        (:mod:`leadflow.store.bulk`), so the stored rows are the same as a Core insert's
         (tests/services/test_ingest_speedpaths.py). On SQLite one executemany per batch (the rows a
         conflict skipped are found by id only when the change count says some were); on PostgreSQL a COPY
         into a temporary stage table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`` per
@@ -486,11 +489,8 @@ class Ingestor:
                                r["occurred_at"], r["received_at"], dumps(r["properties"]), r["flags"]))
                 inserted.update(row[0] for row in conn.exec_driver_sql(_PG_MOVE_STAGE))
             return inserted
-        fmt = sqlite_datetime
         ws_id = self.ws.id
-        params = [(r["id"], ws_id, r["lead_id"], r["anonymous_id"], r["message_id"], r["type"],
-                   fmt(r["occurred_at"]), fmt(r["received_at"]), dumps(r["properties"]), r["flags"]) for r in rows]
-        changed = conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, params).rowcount
+        changed = bulk.sqlite_insert(conn, Event.__table__, rows, conflict=("workspace_id", "message_id"))
         if changed == len(rows):
             return {r["id"] for r in rows}
         for part in _chunks([r["id"] for r in rows]):  # some rows met a message_id already in the log
@@ -763,10 +763,6 @@ class Ingestor:
 
 
 _STATE_UPDATE = ("model_version", "fit", "grade", "engagement", "scored_at", "last_event_at", "state", "updated_at")
-_SQLITE_INSERT_EVENTS = (
-    "INSERT INTO events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, received_at, "
-    "properties, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, message_id) DO NOTHING")
-_SQLITE_ENQUEUE = "INSERT INTO qualify_queue (workspace_id, lead_id, event_id, enqueued_at) VALUES (?, ?, ?, ?)"
 _PG_STAGE_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS leadflow_stage_events "
                    "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
 _PG_COPY_STAGE = ("COPY leadflow_stage_events (id, workspace_id, lead_id, anonymous_id, message_id, type, occurred_at, "
@@ -790,8 +786,8 @@ def _attrs_by_position(cols: tuple[str, ...], names: tuple[str, ...]) -> Callabl
     return lambda row: dict(zip(names, pick(row), strict=True))
 
 
-_LEAD_ATTRS = _attrs_by_position(_LEAD_COLS, ("email", *LEAD_FIELDS, "properties"))  # = lead_attrs(row)
-_ACCOUNT_ATTRS = _attrs_by_position(_ACCOUNT_COLS, ("domain", *ACCOUNT_FIELDS, "properties"))  # = account_attrs
+_LEAD_ATTRS = _attrs_by_position(_LEAD_COLS, LEAD_ATTRS)  # = lead_attrs(row)
+_ACCOUNT_ATTRS = _attrs_by_position(_ACCOUNT_COLS, ACCOUNT_ATTRS)  # = account_attrs(row)
 
 
 @cache
