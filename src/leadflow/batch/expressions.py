@@ -50,7 +50,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from leadflow.core.scoring.rules import FALSE_WORDS, FREE_MAIL_DOMAINS, TRUE_WORDS, bool_reading
+from leadflow.core.scoring.rules import FALSE_WORDS, FREE_MAIL_DOMAINS, TRUE_WORDS, bool_reading, in_sets
 from leadflow.core.scoring.spec import ACCOUNT_FIELDS, LEAD_FIELDS, Condition, EngagementRule, ScoringModel
 from leadflow.core.timeutil import DAY, epoch
 
@@ -330,7 +330,7 @@ def _equals(cond: Condition, p: _Parts) -> ir.BooleanValue:
     return ibis.cases(*branches, else_=text_eq) if branches else text_eq
 
 
-def _bool_in(value: ir.BooleanValue, options: set[bool]) -> ir.BooleanValue:
+def _bool_in(value: ir.BooleanValue, options: frozenset[bool]) -> ir.BooleanValue:
     """``value in options`` for a boolean ``value`` (NULL stays NULL)."""
     if not options:
         return ibis.literal(False)
@@ -339,48 +339,33 @@ def _bool_in(value: ir.BooleanValue, options: set[bool]) -> ir.BooleanValue:
     return value if True in options else ~value
 
 
-def _text_in(text: ir.StringValue, options: set[str]) -> ir.BooleanValue:
+def _text_in(text: ir.StringValue, options: frozenset[str]) -> ir.BooleanValue:
     return text.isin(sorted(options)) if options else ibis.literal(False)
 
 
 def _in(cond: Condition, p: _Parts) -> ir.BooleanValue:
-    """``equals`` on any item (``rules._in``): the items split by how ``equals`` compares them - boolean
+    """``equals`` on any item (``rules._in``), from the same split of the items (``rules.in_sets``): boolean
     items by the truth the value reads as (none when it reads as no boolean), numeric items numerically (as
     text when the value is no number), the others as text; a boolean value by its truth against the truths
     the items read as. One IN-list per kind."""
     if not cond.value:
         return ibis.literal(False)
-    cs = cond.case_sensitive
-    texts: set[str] = set()
-    numeric_texts: set[str] = set()
-    numbers: set[float] = set()
-    bools: set[bool] = set()
-    for item in cond.value:
-        if isinstance(item, bool):
-            bools.add(item)
-        elif _py_number(item) is not None:
-            num = float(item)
-            if num == num:  # NaN equals no number (SQL engines may say NaN = NaN)
-                numbers.add(num)
-            numeric_texts.add(_const(item, cs))
-        else:
-            texts.add(_const(item, cs))
-    text = _norm(p.text, cs)
+    sets = in_sets(cond)
+    text = _norm(p.text, cond.case_sensitive)
     tests: list[ir.BooleanValue] = []
-    if bools:
-        tests.append(_bool_in(p.boolean, bools))
-    if numeric_texts:
-        number_in = (p.number.isin([ibis.literal(x, "float64") for x in sorted(numbers)]) if numbers
+    if sets.bools:
+        tests.append(_bool_in(p.boolean, sets.bools))
+    if sets.numeric:
+        number_in = (p.number.isin([ibis.literal(x, "float64") for x in sorted(sets.numbers)]) if sets.numbers
                      else ibis.literal(False))
-        tests.append(ibis.ifelse(p.number.notnull(), number_in | _text_in(text, texts),
-                                 _text_in(text, texts | numeric_texts)))
-    elif texts:
-        tests.append(_text_in(text, texts))
+        tests.append(ibis.ifelse(p.number.notnull(), number_in | _text_in(text, sets.texts),
+                                 _text_in(text, sets.texts_num)))
+    elif sets.texts:
+        tests.append(_text_in(text, sets.texts))
     rest = ibis.or_(*tests) if tests else ibis.literal(False)
     if p.b is None:
         return rest
-    truths = {t for t in map(bool_reading, cond.value) if t is not None}  # items reading as no boolean: none
-    return ibis.ifelse(p.b.notnull(), _bool_in(p.b, truths), rest)
+    return ibis.ifelse(p.b.notnull(), _bool_in(p.b, sets.truths), rest)
 
 
 def _json_element_text(e: ir.JSONValue) -> ir.StringValue:

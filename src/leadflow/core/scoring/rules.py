@@ -96,7 +96,7 @@ def matches(cond: Condition, value: Any) -> bool:
     raise ValueError(f"unknown op {op!r}")  # pragma: no cover - guarded by the spec
 
 
-class _InSets(NamedTuple):
+class InSets(NamedTuple):
     """An ``in`` list split by how ``equals`` compares each item with a (present) value."""
 
     texts: frozenset[str]  # items compared as text whatever the value (strings, None, containers ...)
@@ -108,12 +108,13 @@ class _InSets(NamedTuple):
     numeric: bool  # whether there are numeric items (NaN included)
 
 
-_IN_SETS: dict[int, tuple[Condition, _InSets]] = {}
+_IN_SETS: dict[int, tuple[Condition, InSets]] = {}
 
 
-def _in_sets(cond: Condition) -> _InSets:
-    """The items of an ``in`` condition, split and normalised once per condition object (conditions are
-    frozen; the entry keeps its condition alive, so the id cannot be reused while cached)."""
+def in_sets(cond: Condition) -> InSets:
+    """The items of an ``in`` condition, split by how ``equals`` compares them and normalised, once per
+    condition object (conditions are frozen; the entry keeps its condition alive, so the id cannot be reused
+    while cached). The batch engine builds its IN-lists from the same split."""
     hit = _IN_SETS.get(id(cond))
     if hit is not None and hit[0] is cond:
         return hit[1]
@@ -130,7 +131,7 @@ def _in_sets(cond: Condition) -> _InSets:
             numeric_texts.add(_norm(str(item), cs))
         else:
             texts.add(_norm(str(item), cs))
-    sets = _InSets(
+    sets = InSets(
         texts=frozenset(texts),
         texts_num=frozenset(texts | numeric_texts),
         numbers=frozenset(numbers),
@@ -151,7 +152,7 @@ def _in(cond: Condition, value: Any) -> bool:
     other reads as no boolean), numerically when both are numbers and the item is not a string, and as
     normalised text otherwise; each case is one lookup here.
     """
-    sets = _in_sets(cond)
+    sets = in_sets(cond)
     if isinstance(value, bool):
         return value in sets.truths
     if sets.bools and bool_reading(value) in sets.bools:
