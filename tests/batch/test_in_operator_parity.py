@@ -53,6 +53,13 @@ def con():
     return _CON[0]
 
 
+def draw_columns(data: Any, specs: dict[str, tuple[Any, pa.DataType]]) -> dict[str, pa.Array]:
+    """Typed columns of one drawn length, each value drawn from its column's strategy or missing (None)."""
+    n = data.draw(st.integers(1, 8))
+    return {name: pa.array(data.draw(st.lists(st.one_of(st.none(), values), min_size=n, max_size=n)), dtype)
+            for name, (values, dtype) in specs.items()}
+
+
 def check_json(conds: list[Condition], values: list[Any]) -> None:
     """Each condition on each value as a JSON property (plus an absent key and a NULL document)."""
     docs = [json.dumps({"v": v}) for v in values] + ["{}", None]
@@ -121,17 +128,12 @@ def test_in_matches_python_on_json_scalars(conds, values):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conds=st.lists(in_conditions(), min_size=1, max_size=6), data=st.data())
 def test_in_matches_python_on_typed_columns(conds, data):
-    n = data.draw(st.integers(1, 8))
-
-    def column(values, dtype):
-        return pa.array(data.draw(st.lists(st.one_of(st.none(), values), min_size=n, max_size=n)), dtype)
-
-    check_columns(conds, {
-        "s": column(st.sampled_from(TEXTS), pa.string()),
-        "i": column(st.sampled_from([0, 1, -1, 10, 20, 7, 2**53]), pa.int64()),
-        "f": column(st.sampled_from([x for x in ITEM_NUMBERS if not isinstance(x, int)]), pa.float64()),
-        "b": column(st.booleans(), pa.bool_()),
-    })
+    check_columns(conds, draw_columns(data, {
+        "s": (st.sampled_from(TEXTS), pa.string()),
+        "i": (st.sampled_from([0, 1, -1, 10, 20, 7, 2**53]), pa.int64()),
+        "f": (st.sampled_from([x for x in ITEM_NUMBERS if not isinstance(x, int)]), pa.float64()),
+        "b": (st.booleans(), pa.bool_()),
+    }))
 
 
 # ------------------------------------------------------------------- booleans vs text and numbers
@@ -223,14 +225,9 @@ def test_booleans_vs_lists_and_objects_match_python_on_json_values(conds, values
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conds=st.lists(bool_conditions(), min_size=1, max_size=6), data=st.data())
 def test_booleans_vs_text_and_numbers_match_python_on_typed_columns(conds, data):
-    n = data.draw(st.integers(1, 8))
-
-    def column(values, dtype):
-        return pa.array(data.draw(st.lists(st.one_of(st.none(), values), min_size=n, max_size=n)), dtype)
-
-    check_columns(conds, {
-        "s": column(bool_texts, pa.string()),
-        "i": column(st.sampled_from([0, 1, -1, 2, 7, 10]), pa.int64()),
-        "f": column(st.sampled_from([0.0, -0.0, 1.0, 0.5, 2.0, math.nan, math.inf, -math.inf]), pa.float64()),
-        "b": column(st.booleans(), pa.bool_()),
-    })
+    check_columns(conds, draw_columns(data, {
+        "s": (bool_texts, pa.string()),
+        "i": (st.sampled_from([0, 1, -1, 2, 7, 10]), pa.int64()),
+        "f": (st.sampled_from([0.0, -0.0, 1.0, 0.5, 2.0, math.nan, math.inf, -math.inf]), pa.float64()),
+        "b": (st.booleans(), pa.bool_()),
+    }))
