@@ -231,3 +231,12 @@ def test_booleans_vs_text_and_numbers_match_python_on_typed_columns(conds, data)
         "f": (st.sampled_from([0.0, -0.0, 1.0, 0.5, 2.0, math.nan, math.inf, -math.inf]), pa.float64()),
         "b": (st.booleans(), pa.bool_()),
     }))
+
+
+def test_equals_nan_matches_nothing_as_in_python():
+    """``equals: NaN`` matches no value in Python (NaN equals no number); SQL engines say NaN = NaN, and text
+    such as "nan" parses to NaN: the batch engine must still match nothing (found by the property above)."""
+    conds = [Condition(op="equals", value=math.nan), Condition(op="not_equals", value=math.nan),
+             Condition(op="in", value=[math.nan])]
+    check_json(conds, ["nan", "NaN", 1.5, "x", 0])
+    check_columns(conds, {"f": pa.array([math.nan, 1.0, None, math.inf]), "s": pa.array(["nan", "NaN", "1", None])})

@@ -326,7 +326,9 @@ def _equals(cond: Condition, p: _Parts) -> ir.BooleanValue:
         branches.append((p.b.notnull(), ibis.literal(False) if truth is None else p.b == ibis.literal(truth)))
     num_c = _py_number(c)
     if num_c is not None:
-        branches.append((p.number.notnull(), p.number == ibis.literal(num_c, "float64")))
+        # Python: NaN equals no number; SQL engines say NaN = NaN (and the text "nan" parses to NaN)
+        same = p.number == ibis.literal(num_c, "float64") if num_c == num_c else ibis.literal(False)
+        branches.append((p.number.notnull(), same))
     return ibis.cases(*branches, else_=text_eq) if branches else text_eq
 
 
